@@ -1,0 +1,44 @@
+"""The FastAPI application. The table below is where every router gets its
+authorization policy: the one place that says who may call what."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from omnichat import __version__
+from omnichat.api import errors
+from omnichat.api.deps import POLICIES
+from omnichat.api.limits import BodyLimitMiddleware
+from omnichat.api.routers import admin, auth, chats, keys
+from omnichat.config import Settings, get_settings, load_jwt_secret
+
+
+def _routers() -> list[tuple[APIRouter, str]]:
+    return [
+        (auth.public, "public"),
+        (auth.account, "signed_in"),
+        (auth.session, "session"),
+        (auth.tickets_router, "active"),
+        (keys.router, "active_session"),
+        (chats.router, "active"),
+        (admin.router, "admin"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="OmniChat API", version=__version__, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    app.state.settings = settings
+    app.state.jwt_secret = load_jwt_secret(settings)
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
+                       limits={"/api/chats/import": settings.max_import_bytes})
+    for router, policy in _routers():
+        app.include_router(router, dependencies=POLICIES[policy])
+
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,105 @@
+"""Request dependencies, and the authorization policies: the one place that decides who
+may call what. Routers attach a policy to every route they hold (see routers/); a route
+never checks roles itself, and ownership is enforced by the services' owner-scoped
+lookups (another user's object is "not found")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from omnichat.auth.principal import Principal
+from omnichat.auth.users import authenticate
+from omnichat.config import Settings
+from omnichat.db.engine import session_factory
+from omnichat.errors import Forbidden, Unauthorized
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One unit of work per request, committed before the response is sent."""
+    session = session_factory(request.app.state.settings.resolved_database_url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_credential(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def optional_principal(request: Request, db: DB) -> Principal | None:
+    credential = bearer_credential(request)
+    if credential is None:
+        return None
+    principal = authenticate(db, request.app.state.jwt_secret, credential)
+    request.state.principal = principal
+    return principal
+
+
+def signed_in(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    """Any account, including one still pending approval (it may see who it is)."""
+    if principal is None:
+        raise Unauthorized("Sign in, or send an API key as a bearer token", code="unauthenticated")
+    return principal
+
+
+def active(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+    """An approved user or an admin."""
+    if principal.role == "pending":
+        raise Forbidden("Your account is waiting for an admin's approval", code="account_pending")
+    if not principal.is_active:
+        raise Forbidden("Your account cannot do this", code="forbidden")
+    return principal
+
+
+def interactive(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+    """A signed-in session, not an API key: a leaked key cannot mint more keys, change
+    the password or end the owner's sessions."""
+    if principal.api_key_id is not None:
+        raise Forbidden("This action needs a signed-in session, not an API key", code="session_required")
+    return principal
+
+
+def admin(principal: Annotated[Principal, Depends(active)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Only an admin can do this", code="admin_only")
+    return principal
+
+
+# The principal of a request whose router policy has already admitted it (FastAPI caches
+# `signed_in` per request, so this costs nothing more).
+CurrentUser = Annotated[Principal, Depends(signed_in)]
+
+# Policy name -> the dependencies that enforce it; app.py gives every router one.
+POLICIES: dict[str, list[object]] = {
+    "public": [],
+    "signed_in": [Depends(signed_in)],
+    "active": [Depends(active)],
+    "session": [Depends(interactive)],
+    "active_session": [Depends(active), Depends(interactive)],
+    "admin": [Depends(admin)],
+}
+
+
+def client_address(request: Request) -> str | None:
+    # Behind API Gateway, Mangum puts requestContext.http.sourceIp in scope["client"].
+    return request.client.host if request.client else None

@@ -1,0 +1,48 @@
+"""/api/admin: users and platform settings (admins only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from omnichat import settings_store
+from omnichat.api.deps import DB, AppSettings
+from omnichat.api.schemas import PlatformSettings, RoleIn, UserOut
+from omnichat.auth import admin as users_admin
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(db: DB, limit: int = Query(50, ge=1, le=200), after: str | None = None,
+               role: str | None = None) -> list[UserOut]:
+    return [UserOut.of(u) for u in users_admin.list_users(db, limit=limit, after=after, role=role)]
+
+
+@router.post("/users/{user_id}/approve", response_model=UserOut)
+def approve(user_id: str, db: DB) -> UserOut:
+    user = users_admin.get_user(db, user_id)
+    if user.role == "pending":
+        user = users_admin.set_role(db, user_id, "user")
+    return UserOut.of(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def change_role(user_id: str, body: RoleIn, db: DB) -> UserOut:
+    return UserOut.of(users_admin.set_role(db, user_id, body.role))
+
+
+@router.delete("/users/{user_id}", status_code=204)
+def delete_user(user_id: str, db: DB) -> Response:
+    users_admin.delete_user(db, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/settings", response_model=PlatformSettings)
+def get_settings(db: DB, settings: AppSettings) -> PlatformSettings:
+    return PlatformSettings(signup_policy=settings_store.signup_policy(db, settings))  # type: ignore[arg-type]
+
+
+@router.put("/settings", response_model=PlatformSettings)
+def put_settings(body: PlatformSettings, db: DB) -> PlatformSettings:
+    settings_store.set_signup_policy(db, body.signup_policy)
+    return body

@@ -1,0 +1,56 @@
+"""/api/auth: sign up, sign in, sign out, who am I, password, WebSocket tickets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from omnichat.api.deps import DB, AppSettings, CurrentUser, client_address
+from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, TicketOut, UserOut
+from omnichat.auth import tickets, users
+from omnichat.db.models import User
+
+public = APIRouter(prefix="/api/auth", tags=["auth"])
+account = APIRouter(prefix="/api/auth", tags=["auth"])  # pending accounts too
+session = APIRouter(prefix="/api/auth", tags=["auth"])  # signed-in sessions, not API keys
+tickets_router = APIRouter(prefix="/api/auth", tags=["auth"])  # approved users
+
+
+def _session(request: Request, db: DB, settings: AppSettings, user: User) -> SessionOut:
+    token, _ = users.start_session(db, settings, request.app.state.jwt_secret, user)
+    return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
+
+
+@public.post("/signup", status_code=201, response_model=SessionOut)
+def sign_up(body: SignUpIn, request: Request, db: DB, settings: AppSettings) -> SessionOut:
+    user = users.sign_up(db, settings, body.email, body.password, body.name)
+    return _session(request, db, settings, user)
+
+
+@public.post("/signin", response_model=SessionOut)
+def sign_in(body: SignInIn, request: Request, db: DB, settings: AppSettings) -> SessionOut:
+    token, user = users.sign_in(db, settings, request.app.state.jwt_secret, body.email, body.password,
+                                client_address(request))
+    return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
+
+
+@session.post("/signout", status_code=204)
+def sign_out(principal: CurrentUser, db: DB) -> Response:
+    users.sign_out(db, principal)
+    return Response(status_code=204)
+
+
+@account.get("/me", response_model=UserOut)
+def me(principal: CurrentUser, db: DB) -> UserOut:
+    return UserOut.of(db.get_one(User, principal.user_id))
+
+
+@session.post("/password", status_code=204)
+def change_password(body: PasswordChangeIn, principal: CurrentUser, db: DB) -> Response:
+    users.change_password(db, principal, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
+@tickets_router.post("/ws-ticket", response_model=TicketOut)
+def ws_ticket(principal: CurrentUser, db: DB, settings: AppSettings) -> TicketOut:
+    ticket, ttl = tickets.issue(db, settings, principal)
+    return TicketOut(ticket=ticket, expires_in=ttl)

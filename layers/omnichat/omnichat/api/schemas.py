@@ -1,0 +1,211 @@
+"""Request and response bodies of the REST API. Requests forbid unknown fields, so a typo
+in a field name is an error rather than a silently ignored change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnichat.db.models import ApiKey, Chat, Message, User
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# ---- auth ------------------------------------------------------------------------------
+class SignUpIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+    name: str = Field(default="", max_length=200)
+
+
+class SignInIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserOut":
+        return cls(id=user.id, email=user.email, name=user.name, role=user.role, created_at=user.created_at)
+
+
+class SessionOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+# ---- API keys --------------------------------------------------------------------------
+class ApiKeyIn(Strict):
+    name: str = Field(max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "ApiKeyOut":
+        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
+                   last_used_at=key.last_used_at)
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str  # the only time the plaintext is shown
+
+
+# ---- admin -----------------------------------------------------------------------------
+class RoleIn(Strict):
+    role: Literal["admin", "user", "pending"]
+
+
+class PlatformSettings(Strict):
+    signup_policy: Literal["open", "approval", "closed"]
+
+
+# ---- chats -----------------------------------------------------------------------------
+ChatParams = dict[str, Any]
+
+
+class ChatCreateIn(Strict):
+    title: str | None = Field(default=None, max_length=300)
+    model: str | None = Field(default=None, max_length=300)
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+    params: ChatParams | None = None
+
+
+class ChatUpdateIn(Strict):
+    title: str | None = Field(default=None, max_length=300)
+    pinned: bool | None = None
+    archived: bool | None = None
+    model: str | None = Field(default=None, max_length=300)
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+    params: ChatParams | None = None
+
+
+class ChatOut(BaseModel):
+    id: str
+    title: str
+    pinned: bool
+    archived: bool
+    model: str | None
+    system_prompt: str | None
+    params: ChatParams
+    current_leaf_id: str | None
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, chat: Chat) -> "ChatOut":
+        return cls(id=chat.id, title=chat.title, pinned=chat.pinned, archived=chat.archived, model=chat.model,
+                   system_prompt=chat.system_prompt, params=chat.params or {},
+                   current_leaf_id=chat.current_leaf_id, message_count=chat.message_count,
+                   created_at=chat.created_at, updated_at=chat.updated_at)
+
+
+class ChatListOut(BaseModel):
+    chats: list[ChatOut]
+    next_cursor: str | None
+
+
+class MessageIn(Strict):
+    content: str = Field(min_length=1)
+    role: Literal["user", "assistant"] = "user"
+    parent_id: str | None = None
+    client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class MessageEditIn(Strict):
+    content: str = Field(min_length=1)
+    client_message_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class SwitchBranchIn(Strict):
+    message_id: str = Field(max_length=36)
+
+
+class MessageOut(BaseModel):
+    id: str
+    parent_id: str | None
+    role: str
+    content: str
+    reasoning: str | None
+    model: str | None
+    status: str
+    error: dict[str, Any] | None
+    usage: dict[str, Any] | None
+    client_message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    sibling_ids: list[str]
+
+    @classmethod
+    def of(cls, m: Message, siblings: list[str] | None = None) -> "MessageOut":
+        return cls(id=m.id, parent_id=m.parent_id, role=m.role, content=m.content, reasoning=m.reasoning,
+                   model=m.model, status=m.status, error=m.error, usage=m.usage,
+                   client_message_id=m.client_message_id, created_at=m.created_at, updated_at=m.updated_at,
+                   sibling_ids=siblings or [m.id])
+
+
+class ChatDetailOut(BaseModel):
+    chat: ChatOut
+    messages: list[MessageOut]  # oldest first
+    has_more: bool
+    next_before: str | None  # pass as ?before= to load older messages
+
+
+# ---- export / import -------------------------------------------------------------------
+class ImportMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=100)
+    parent_id: str | None = Field(default=None, max_length=100)
+    role: Literal["user", "assistant", "system"]
+    content: str
+    reasoning: str | None = None
+    model: str | None = Field(default=None, max_length=300)
+    status: str | None = None
+    usage: dict[str, Any] | None = None
+
+
+class ImportChat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    title: str | None = Field(default=None, max_length=300)
+    pinned: bool = False
+    archived: bool = False
+    model: str | None = Field(default=None, max_length=300)
+    system_prompt: str | None = None
+    params: dict[str, Any] | None = None
+    current_leaf_id: str | None = None
+    messages: list[ImportMessage] = []
+
+
+class ImportIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: Literal["omnichat.chats"]
+    version: Literal[1]
+    chats: list[ImportChat]

@@ -1,0 +1,104 @@
+"""Export and import of a user's chats as JSON. Import never trusts ids from the file:
+every chat and message gets a new id, parents are remapped, and the tree is checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnichat.auth.principal import Principal
+from omnichat.chats import service
+from omnichat.db.models import Chat, Message, utcnow
+from omnichat.errors import BadRequest
+from omnichat.ids import new_id
+
+FORMAT = "omnichat.chats"
+VERSION = 1
+MAX_IMPORT_MESSAGES = 200_000
+_FINAL_STATUSES = ("complete", "stopped", "error")
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
+        "reasoning": m.reasoning, "model": m.model, "status": m.status, "usage": m.usage,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def export_chats(db: Session, principal: Principal) -> dict[str, Any]:
+    chats = list(db.scalars(select(Chat).where(Chat.user_id == principal.user_id).order_by(Chat.id)))
+    out = []
+    for chat in chats:
+        messages = db.scalars(select(Message).where(Message.chat_id == chat.id).order_by(Message.depth, Message.id))
+        out.append({
+            "id": chat.id, "title": chat.title, "pinned": chat.pinned, "archived": chat.archived,
+            "model": chat.model, "system_prompt": chat.system_prompt, "params": chat.params,
+            "current_leaf_id": chat.current_leaf_id, "created_at": chat.created_at.isoformat(),
+            "updated_at": chat.updated_at.isoformat(), "messages": [_message_json(m) for m in messages],
+        })
+    return {"format": FORMAT, "version": VERSION, "exported_at": utcnow().isoformat(), "chats": out}
+
+
+def _ordered(chat_index: int, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages with every parent before its children; rejects dangling parents and cycles."""
+    by_id = {m["id"]: m for m in messages}
+    if len(by_id) != len(messages):
+        raise BadRequest(f"chats[{chat_index}] has duplicate message ids", code="invalid_import")
+    depth: dict[str, int] = {}
+
+    def resolve(mid: str) -> int:
+        chain = []
+        while mid not in depth:
+            m = by_id[mid]
+            parent = m["parent_id"]
+            if parent is None:
+                depth[mid] = 0
+                break
+            if parent not in by_id:
+                raise BadRequest(f"chats[{chat_index}]: message {mid} has an unknown parent",
+                                 code="invalid_import")
+            if mid in chain:
+                raise BadRequest(f"chats[{chat_index}] has a cycle in its messages", code="invalid_import")
+            chain.append(mid)
+            mid = parent
+        for child in reversed(chain):
+            depth[child] = depth[by_id[child]["parent_id"]] + 1
+        return depth[mid]
+
+    for m in messages:
+        resolve(m["id"])
+    return sorted(messages, key=lambda m: depth[m["id"]])
+
+
+def import_chats(db: Session, principal: Principal, chats: list[dict[str, Any]]) -> list[Chat]:
+    """`chats` is the validated `chats` list of an export (see api/schemas.py)."""
+    total = sum(len(c["messages"]) for c in chats)
+    if total > MAX_IMPORT_MESSAGES:
+        raise BadRequest(f"An import holds at most {MAX_IMPORT_MESSAGES} messages", code="import_too_large")
+    created = []
+    for index, data in enumerate(chats):
+        ordered = _ordered(index, data["messages"])
+        chat = service.create(db, principal, title=data.get("title") or "Imported chat",
+                              model=data.get("model"), system_prompt=data.get("system_prompt"),
+                              params=data.get("params"))
+        chat.pinned, chat.archived = bool(data.get("pinned")), bool(data.get("archived"))
+        new_ids: dict[str, str] = {}
+        depths: dict[str, int] = {}
+        rows = []
+        for m in ordered:
+            nid = new_ids[m["id"]] = new_id()
+            parent = new_ids.get(m["parent_id"]) if m["parent_id"] else None
+            depths[nid] = depths[parent] + 1 if parent else 0
+            status = m.get("status") if m.get("status") in _FINAL_STATUSES else "stopped"
+            rows.append(Message(id=nid, chat_id=chat.id, parent_id=parent, depth=depths[nid], role=m["role"],
+                                content=m["content"], reasoning=m.get("reasoning"), model=m.get("model"),
+                                status=status, usage=m.get("usage")))
+        db.add_all(rows)
+        leaf = new_ids.get(data.get("current_leaf_id") or "") or (rows[-1].id if rows else None)
+        chat.current_leaf_id, chat.message_count = leaf, len(rows)
+        created.append(chat)
+    db.flush()
+    return created

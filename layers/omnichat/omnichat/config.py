@@ -1,0 +1,134 @@
+"""Settings from the environment: one typed, immutable object, read once per process.
+
+Plain dataclass rather than pydantic-settings: it is read on every Lambda cold start and
+costs nothing to import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+SIGNUP_POLICIES = ("open", "approval", "closed")
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # "local" (laptop, SQLite by default) or "aws" (deployed; refuses insecure defaults).
+    environment: str = "local"
+    home: Path = Path(".omnichat")
+    database_url: str = ""
+    # JWT signing secret: the value itself, or a Secrets Manager ARN/name to fetch it from.
+    jwt_secret: str = ""
+    jwt_secret_arn: str = ""
+    access_token_ttl_s: int = 12 * 3600
+    ws_ticket_ttl_s: int = 60
+    # Bodies above this many bytes answer 413; chat import gets its own, larger limit.
+    max_body_bytes: int = 1 << 20
+    max_import_bytes: int = 20 << 20
+    max_message_chars: int = 200_000
+    # Sign-in throttling: failures allowed per window, per account and per client address.
+    signin_window_s: int = 15 * 60
+    signin_max_failures_account: int = 5
+    signin_max_failures_address: int = 30
+    default_signup_policy: str = "open"
+    # Model backends.
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_enabled: bool = True
+    bedrock_enabled: bool = False
+    aws_region: str = "us-east-1"
+    bedrock_runtime_endpoint: str = ""
+    bedrock_endpoint: str = ""
+    provider_connect_timeout_s: float = 5.0
+    provider_read_timeout_s: float = 120.0
+    provider_max_attempts: int = 4
+    model_list_ttl_s: float = 30.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "aws"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'omnichat.db').resolve()}"
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str] | None = None) -> "Settings":
+        e = os.environ if env is None else env
+        ollama_host = e.get("OLLAMA_HOST", "") or "http://127.0.0.1:11434"
+        if "://" not in ollama_host:
+            ollama_host = f"http://{ollama_host}"
+        return cls(
+            environment=e.get("OMNICHAT_ENV", "local"),
+            home=Path(e.get("OMNICHAT_HOME", ".omnichat")),
+            database_url=e.get("DATABASE_URL", ""),
+            jwt_secret=e.get("OMNICHAT_JWT_SECRET", ""),
+            jwt_secret_arn=e.get("OMNICHAT_JWT_SECRET_ARN", ""),
+            access_token_ttl_s=_int(e.get("OMNICHAT_ACCESS_TOKEN_TTL"), 12 * 3600),
+            ws_ticket_ttl_s=min(60, _int(e.get("OMNICHAT_WS_TICKET_TTL"), 60)),
+            max_body_bytes=_int(e.get("OMNICHAT_MAX_BODY_BYTES"), 1 << 20),
+            max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 20 << 20),
+            default_signup_policy=e.get("OMNICHAT_SIGNUP_POLICY", "open"),
+            ollama_host=ollama_host.rstrip("/"),
+            ollama_enabled=_bool(e.get("OMNICHAT_OLLAMA_ENABLED"), True),
+            bedrock_enabled=_bool(e.get("OMNICHAT_BEDROCK_ENABLED"), False),
+            aws_region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
+            bedrock_runtime_endpoint=e.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", ""),
+            bedrock_endpoint=e.get("AWS_ENDPOINT_URL_BEDROCK", ""),
+            provider_connect_timeout_s=float(e.get("OMNICHAT_PROVIDER_CONNECT_TIMEOUT", 5.0)),
+            provider_read_timeout_s=float(e.get("OMNICHAT_PROVIDER_READ_TIMEOUT", 120.0)),
+            provider_max_attempts=_int(e.get("OMNICHAT_PROVIDER_MAX_ATTEMPTS"), 4),
+            model_list_ttl_s=float(e.get("OMNICHAT_MODEL_LIST_TTL", 30.0)),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def load_jwt_secret(settings: Settings) -> str:
+    """The JWT secret: from the environment, from Secrets Manager, or (local mode only) a
+    random secret kept in the local home so tokens survive restarts. Production never falls
+    back to a generated or default secret."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.jwt_secret_arn:
+        from aws_lambda_powertools.utilities import parameters  # lazy: cold start
+
+        value = parameters.get_secret(settings.jwt_secret_arn, max_age=300)
+        if isinstance(value, bytes):
+            value = value.decode()
+        return str(value)
+    if settings.is_production:
+        raise RuntimeError(
+            "OMNICHAT_JWT_SECRET or OMNICHAT_JWT_SECRET_ARN must be set when OMNICHAT_ENV=aws"
+        )
+    path = settings.home / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret

@@ -1,0 +1,190 @@
+"""SQLAlchemy 2 models. Every change here needs an Alembic migration in migrations/versions
+(tests/test_migrations.py fails when the two drift apart)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from omnichat.db.types import UTCDateTime
+from omnichat.ids import new_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# Deterministic constraint names keep migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def _id_column() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = _id_column()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | user | pending
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuthSession(Base):
+    """One signed-in session; an access token is valid only while its session row exists,
+    so sign-out, password change and user deletion take effect at once."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to recognise a key
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WsTicket(Base):
+    __tablename__ = "ws_tickets"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Connection(Base):
+    """A live API Gateway WebSocket connection."""
+
+    __tablename__ = "connections"
+    connection_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(512), default="")
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, counted per account and per address for throttling."""
+
+    __tablename__ = "signin_failures"
+    id: Mapped[str] = _id_column()
+    scope: Mapped[str] = mapped_column(String(400))  # "email:<addr>" or "ip:<addr>"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_signin_failures_scope_created_at", "scope", "created_at"),)
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300), default="New chat")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    model: Mapped[str | None] = mapped_column(String(300))
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The leaf of the branch the user is looking at; no FK so that deleting a chat's
+    # messages and the chat needs no ordering dance (integrity is kept by the service).
+    current_leaf_id: Mapped[str | None] = mapped_column(String(36))
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        Index("ix_chats_user_id_listing", "user_id", "archived", "pinned", "updated_at", "id"),
+    )
+
+
+class Message(Base):
+    """One node of a chat's message tree. Siblings share a parent; `depth` is the position
+    on its branch (root = 0), which makes paging a branch a bounded walk."""
+
+    __tablename__ = "messages"
+    id: Mapped[str] = _id_column()
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant | system
+    content: Mapped[str] = mapped_column(Text, default="")
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(300))
+    # complete | streaming | stopped | error
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    error: Mapped[dict[str, Any] | None] = mapped_column()
+    usage: Mapped[dict[str, Any] | None] = mapped_column()
+    # The client's own id for a sent message: retrying a send never duplicates it.
+    client_message_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("chat_id", "client_message_id"),
+        Index("ix_messages_chat_id_parent_id", "chat_id", "parent_id"),
+    )
+
+
+class UsageRecord(Base):
+    """One row per model call: the request log behind the admin's usage view."""
+
+    __tablename__ = "usage"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    chat_id: Mapped[str | None] = mapped_column(String(36))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(16), default="chat")  # chat | gateway | title
+    model: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(16))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16))  # complete | stopped | error
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_usage_created_at", "created_at"), Index("ix_usage_user_id", "user_id"))
+
+
+class Setting(Base):
+    """Platform settings an admin can change (signup policy, per-model settings)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""Model backends behind one streaming interface (see types.py and errors.py)."""

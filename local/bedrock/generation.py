@@ -1,0 +1,265 @@
+"""From a validated `ConverseCall` to model output: reasoning, text, tool calls, usage.
+
+Engines are synchronous (llama.cpp contexts are not thread-safe), so each runs on a
+worker thread that feeds an asyncio queue; an engine that is not safe to share gets one
+request at a time. Converse and ConverseStream both consume `generate()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Sequence, Union
+
+from local.engines import DeterministicEngine, Engine, Piece
+
+from .validation import ConverseCall, ToolDef
+
+_TOOL_DIRECTIVE = re.compile(r"\[\[tool=([a-zA-Z0-9_-]{1,64})\]\]")
+_REASONING_WORDS = (
+    "first consider what the user asks then check the facts recall the context weigh "
+    "each option and settle on a short clear answer"
+).split()
+
+
+@dataclass(frozen=True)
+class TextOut:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningOut:
+    text: str = ""
+    signature: str = ""  # set on the last reasoning chunk only
+
+
+@dataclass(frozen=True)
+class ToolOut:
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DoneOut:
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+Output = Union[TextOut, ReasoningOut, ToolOut, DoneOut]
+
+
+class EngineFailure(Exception):
+    """The engine raised while generating (reported as a model error)."""
+
+
+class EngineRunner:
+    """Runs one engine's `generate` on worker threads, streaming pieces back."""
+
+    def __init__(self, engine: Engine, executor: Executor, *, shared: bool | None = None) -> None:
+        self.engine = engine
+        self.executor = executor
+        # The deterministic engine is stateless; anything else is assumed not thread-safe.
+        shared = isinstance(engine, DeterministicEngine) if shared is None else shared
+        self._gate = threading.BoundedSemaphore(64 if shared else 1)
+
+    async def stream(self, turns: Sequence[dict], **params: Any) -> AsyncIterator[Piece]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+        done = object()
+
+        def put(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # loop closed: nobody is listening any more
+                cancelled.set()
+
+        def work() -> None:
+            with self._gate:
+                pieces = self.engine.generate(list(turns), **params)
+                try:
+                    for piece in pieces:
+                        if cancelled.is_set():
+                            break
+                        put(piece)
+                except Exception as exc:  # handed to the async side
+                    put(EngineFailure(f"{type(exc).__name__}: {exc}"))
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close is not None:
+                        close()
+                    put(done)
+
+        loop.run_in_executor(self.executor, work)
+        try:
+            while True:
+                item = await queue.get()
+                if item is done:
+                    return
+                if isinstance(item, EngineFailure):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()  # client went away or we stopped early: free the engine
+
+
+class StopScanner:
+    """Cuts streamed text at the first stop sequence, holding back any tail that could
+    still turn into one, so a stop sequence never leaks out half-sent."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        buf = self.pending + text
+        hits = [i for i in (buf.find(s) for s in self.stops) if i >= 0]
+        if hits:
+            self.pending = ""
+            return buf[: min(hits)], True
+        keep = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(buf)), keep, -1):
+                if buf.endswith(stop[:k]):
+                    keep = k
+                    break
+        self.pending = buf[len(buf) - keep:] if keep else ""
+        return buf[: len(buf) - keep], False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+def _digest(*parts: str) -> bytes:
+    return hashlib.sha256("\x00".join(parts).encode()).digest()
+
+
+def _value_for(schema: dict[str, Any], seed: bytes) -> Any:
+    """A deterministic example value for one JSON-schema property."""
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][seed[0] % len(schema["enum"])]
+    kind = schema.get("type")
+    if kind == "integer":
+        return seed[1] % 100
+    if kind == "number":
+        return (seed[1] * 256 + seed[2]) % 1000 / 10
+    if kind == "boolean":
+        return seed[3] % 2 == 0
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    return _REASONING_WORDS[seed[4] % len(_REASONING_WORDS)]
+
+
+def tool_input(tool: ToolDef, prompt: str) -> dict[str, Any]:
+    """Arguments for a tool call, derived from the schema and the prompt only: the
+    required properties (or all, when none are required)."""
+    props = tool.schema.get("properties") or {}
+    names = [n for n in tool.schema.get("required") or [] if n in props] or sorted(props)
+    return {n: _value_for(props[n], _digest(tool.name, n, prompt)) for n in names}
+
+
+def pick_tool(call: ConverseCall) -> ToolDef | None:
+    """Which tool the emulated model calls: one named by `[[tool=NAME]]` in the last user
+    text, else whatever toolChoice forces, else none."""
+    if not call.tools:
+        return None
+    match = _TOOL_DIRECTIVE.search(call.last_user_text)
+    if match and match.group(1) in call.tools:
+        return call.tools[match.group(1)]
+    if call.tool_choice == "any":
+        return next(iter(call.tools.values()))
+    if call.tool_choice not in (None, "auto"):
+        return call.tools[call.tool_choice]
+    return None
+
+
+def _reasoning(call: ConverseCall) -> list[str]:
+    seed = _digest("reasoning", call.last_user_text)
+    n = min(call.thinking_budget or 0, 8 + seed[0] % 8)
+    return [_REASONING_WORDS[(seed[i % 32] + i) % len(_REASONING_WORDS)] + " " for i in range(n)]
+
+
+class PromptCache:
+    """Remembers prompt prefixes marked with cachePoint, per emulator (no expiry)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def account(self, call: ConverseCall) -> tuple[int, int]:
+        """(cache read tokens, cache write tokens) for this call."""
+        if not call.cache_key:
+            return 0, 0
+        with self._lock:
+            if call.cache_key in self._seen:
+                return call.cache_tokens, 0
+            self._seen.add(call.cache_key)
+        return 0, call.cache_tokens
+
+
+async def generate(call: ConverseCall, runner: EngineRunner, cache: PromptCache) -> AsyncIterator[Output]:
+    output_tokens = 0
+    if call.thinking_budget:
+        words = _reasoning(call)
+        for word in words:
+            yield ReasoningOut(text=word)
+        yield ReasoningOut(signature=_digest("signature", *words).hex())
+        output_tokens += len(words)
+
+    scanner = StopScanner(call.stop)
+    stop_reason, prompt_tokens, text_tokens = "end_turn", None, 0
+    pieces = runner.stream(
+        call.turns, max_tokens=max(1, call.max_tokens - output_tokens),
+        temperature=call.temperature, top_p=call.top_p,
+    )
+    try:
+        async for piece in pieces:
+            if piece.text:
+                text_tokens += 1
+                text, hit = scanner.feed(piece.text)
+                if text:
+                    yield TextOut(text)
+                if hit:
+                    stop_reason = "stop_sequence"
+                    break
+            if piece.stop_reason is not None:
+                stop_reason = "max_tokens" if piece.stop_reason == "length" else "end_turn"
+                # The engine's own counts are the truth when it got to the end.
+                prompt_tokens, text_tokens = piece.prompt_tokens, piece.completion_tokens
+    finally:
+        await pieces.aclose()
+    output_tokens += text_tokens
+    tail = scanner.flush() if stop_reason != "stop_sequence" else ""
+    if tail:
+        yield TextOut(tail)
+
+    tool = pick_tool(call) if stop_reason == "end_turn" else None
+    if tool is not None:
+        args = tool_input(tool, call.last_user_text)
+        tool_id = "tooluse_" + _digest(tool.name, call.last_user_text).hex()[:22]
+        yield ToolOut(tool_id, tool.name, args)
+        output_tokens += max(1, len(json.dumps(args)) // 4)
+        stop_reason = "tool_use"
+
+    if prompt_tokens is None:  # stopped early: count the way the engines do, in words
+        prompt_tokens = sum(len(t["content"].split()) for t in call.turns)
+    cache_read, cache_write = cache.account(call)
+    yield DoneOut(
+        stop_reason=stop_reason,
+        input_tokens=max(0, prompt_tokens - cache_read - cache_write),
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
