@@ -77,6 +77,7 @@ def sign_in(db: Session, settings: Settings, secret: str, email: str, password: 
     ok = passwords.verify_password(user.password_hash if user else passwords.dummy_hash(), password)
     if not user or not ok:
         throttle.record_failure(db, email, address)
+        db.commit()  # the error below rolls the request back; the failure must still count
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
     throttle.clear_account(db, email)
     if passwords.needs_rehash(user.password_hash):

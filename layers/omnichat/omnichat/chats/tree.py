@@ -79,11 +79,10 @@ def append(
 
 
 def _set_leaf(db: Session, chat: Chat, leaf_id: str, added: int = 0) -> None:
-    now = utcnow()
+    # A single UPDATE (the count is incremented in SQL, so concurrent appends add up);
+    # the session synchronises the loaded `chat` object with it.
     db.execute(update(Chat).where(Chat.id == chat.id).values(
-        current_leaf_id=leaf_id, updated_at=now, message_count=Chat.message_count + added))
-    chat.current_leaf_id, chat.updated_at = leaf_id, now
-    chat.message_count = (chat.message_count or 0) + added
+        current_leaf_id=leaf_id, updated_at=utcnow(), message_count=Chat.message_count + added))
 
 
 def edit(db: Session, chat: Chat, message_id: str, content: str,

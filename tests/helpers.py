@@ -1,0 +1,45 @@
+"""Small helpers for REST tests: accounts and authorization headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+def sign_up(client: TestClient, email: str, password: str = PASSWORD, name: str = "") -> Account:
+    r = client.post("/api/auth/signup", json={"email": email, "password": password, "name": name})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Account(body["user"]["id"], email, body["user"]["role"], body["access_token"])
+
+
+def set_policy(client: TestClient, admin: Account, policy: str) -> None:
+    r = client.put("/api/admin/settings", json={"signup_policy": policy}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is the API's standard error shape with this status (and code)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
