@@ -28,7 +28,8 @@ def _routers() -> list[tuple[APIRouter, str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="OmniChat API", version=__version__, docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+                  openapi_url="/api/openapi.json", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect")
     app.state.settings = settings
     app.state.jwt_secret = load_jwt_secret(settings)
     errors.install(app)

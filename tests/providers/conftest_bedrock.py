@@ -1,0 +1,115 @@
+"""Fixtures for the Bedrock emulator and provider tests (imported explicitly by them).
+
+One emulator per test module, served by uvicorn on an ephemeral loopback port; each
+test starts with no faults queued and an empty request journal. Real boto3 clients talk
+to it with dummy credentials: nothing here can reach AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import zlib
+from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
+
+import pytest
+
+from local.bedrock import EmulatorServer, create_app
+
+T = TypeVar("T")
+
+def _png_1x1() -> bytes:
+    """A valid 1x1 RGBA PNG, built rather than pasted."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\xff")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+PNG_1x1 = _png_1x1()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Dummy credentials and no shared config, so boto3 cannot find a real account."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+                 "AWS_BEARER_TOKEN_BEDROCK", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="module")
+def bedrock_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(create_app()) as server:
+        yield server
+
+
+@pytest.fixture
+def bedrock(bedrock_server: EmulatorServer, aws_env: None) -> Iterator[EmulatorServer]:
+    """The module's emulator, reset for this test."""
+    bedrock_server.state.faults.clear()
+    bedrock_server.state.journal.clear()
+    yield bedrock_server
+    bedrock_server.state.faults.clear()
+
+
+def boto_client(service: str, url: str, *, attempts: int = 1, read_timeout: float = 10.0) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name="us-east-1", connect_timeout=2, read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": attempts},
+    )
+    return boto3.session.Session().client(service, endpoint_url=url, config=config)
+
+
+@pytest.fixture
+def runtime(bedrock: EmulatorServer) -> Any:
+    """A `bedrock-runtime` client without retries: every error surfaces as sent."""
+    return boto_client("bedrock-runtime", bedrock.url)
+
+
+@pytest.fixture
+def control(bedrock: EmulatorServer) -> Any:
+    return boto_client("bedrock", bedrock.url)
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(coro_fn: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Run an async test body with a bound on its duration."""
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro_fn(), timeout)
+
+    return asyncio.run(bounded())
+
+
+async def collect(stream: AsyncIterator[T]) -> list[T]:
+    return [event async for event in stream]
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"text": text}]}
+
+
+def assistant(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"text": text}]}
