@@ -43,3 +43,16 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def load_function(name: str):  # type: ignore[no-untyped-def]
+    """Import functions/<name>/app.py the way Lambda does: as a fresh top-level module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"omnichat_function_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -71,7 +71,8 @@ def boto_client(service: str, url: str, *, attempts: int = 1, read_timeout: floa
 
     config = Config(
         region_name="us-east-1", connect_timeout=2, read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": attempts},
+        # total_max_attempts counts the first try; retries["max_attempts"] would not.
+        retries={"mode": "standard", "total_max_attempts": attempts},
     )
     return boto3.session.Session().client(service, endpoint_url=url, config=config)
 
