@@ -1,0 +1,123 @@
+"""Does a chat stay fast as it grows? Median time to append one message and then fetch the
+newest page of the branch (what a send costs the server), in a chat of 10 messages and in
+one of 10,000, on PostgreSQL when OMNICHAT_TEST_DATABASE_URL is set, else SQLite.
+
+    .venv/bin/python bench/chat_scale.py [--iterations 300]
+
+Last line: {"db": ..., "small_ms": ..., "large_ms": ..., "ratio": ...}; target ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "omnichat"))
+
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from omnichat.auth.principal import Principal  # noqa: E402
+from omnichat.chats import service, tree  # noqa: E402
+from omnichat.db import engine as db_engine  # noqa: E402
+from omnichat.db import migrate  # noqa: E402
+from omnichat.db.models import Message, User  # noqa: E402
+from omnichat.ids import new_id  # noqa: E402
+
+
+def scratch_database() -> tuple[str, str, callable]:
+    base = os.environ.get("OMNICHAT_TEST_DATABASE_URL")
+    if not base:
+        path = Path(tempfile.mkdtemp()) / "bench.db"
+        return "sqlite", f"sqlite:///{path}", lambda: None
+    import pg8000.native
+
+    u = make_url(base)
+    name = f"omnichat_bench_{uuid.uuid4().hex[:8]}"
+
+    def admin():  # type: ignore[no-untyped-def]
+        return pg8000.native.Connection(user=u.username or "postgres", password=u.password,
+                                        host=u.host or "127.0.0.1", port=u.port or 5432, database=u.database)
+
+    conn = admin()
+    conn.run(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+    def drop() -> None:
+        db_engine.dispose_all()
+        c = admin()
+        c.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.close()
+
+    return "postgresql", u.set(database=name).render_as_string(hide_password=False), drop
+
+
+def seed_chat(url: str, principal: Principal, n: int) -> str:
+    """A chat whose branch is n messages long, written in bulk."""
+    with db_engine.session_scope(url) as db:
+        chat = service.create(db, principal, title=f"{n} messages")
+        parent = None
+        rows = []
+        for depth in range(n):
+            mid = new_id()
+            rows.append(Message(id=mid, chat_id=chat.id, parent_id=parent, depth=depth,
+                                role="user" if depth % 2 == 0 else "assistant",
+                                content=f"message {depth} " + "lorem ipsum " * 20))
+            parent = mid
+        db.add_all(rows)
+        chat.current_leaf_id, chat.message_count = parent, n
+        return chat.id
+
+
+def send_and_fetch(url: str, principal: Principal, chat_id: str, i: int) -> float:
+    """One append (its own transaction, as a request) then the newest page (another)."""
+    start = time.perf_counter()
+    with db_engine.session_scope(url) as db:
+        chat = service.get_owned(db, principal, chat_id)
+        tree.append(db, chat, role="user", content=f"new message {i}", client_message_id=f"bench-{i}")
+    with db_engine.session_scope(url) as db:
+        chat = service.get_owned(db, principal, chat_id)
+        page = tree.branch_page(db, chat, limit=50)
+        assert len(page.messages) == 50 or chat.message_count < 50
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--large", type=int, default=10_000)
+    args = parser.parse_args()
+
+    kind, url, drop = scratch_database()
+    try:
+        migrate.upgrade(url)
+        with db_engine.session_scope(url) as db:
+            user = User(email="bench@example.com", password_hash="-", role="user")
+            db.add(user)
+            db.flush()
+            principal = Principal(user.id, user.email, "user")
+        small = seed_chat(url, principal, 10)
+        large = seed_chat(url, principal, args.large)
+        for i in range(20):  # warm-up: connections, statement caches
+            send_and_fetch(url, principal, small, -i - 1)
+            send_and_fetch(url, principal, large, -i - 1)
+        small_ms, large_ms = [], []
+        for i in range(args.iterations):  # interleaved, so drift hits both alike
+            small_ms.append(send_and_fetch(url, principal, small, i))
+            large_ms.append(send_and_fetch(url, principal, large, i))
+    finally:
+        drop()
+    s, l = statistics.median(small_ms), statistics.median(large_ms)
+    print(f"{kind}: append + newest page of 50, median of {args.iterations}: "
+          f"10 messages {s:.2f} ms, {args.large} messages {l:.2f} ms")
+    print(json.dumps({"db": kind, "small_ms": round(s, 3), "large_ms": round(l, 3), "ratio": round(l / s, 3)}))
+
+
+if __name__ == "__main__":
+    main()
