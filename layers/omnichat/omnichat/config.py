@@ -31,6 +31,11 @@ class Settings:
     environment: str = "local"
     home: Path = Path(".omnichat")
     database_url: str = ""
+    # In AWS: the RDS secret (JSON with username/password) and the RDS Proxy endpoint.
+    db_secret_arn: str = ""
+    db_host: str = ""
+    db_port: int = 5432
+    db_name: str = "omnichat"
     # JWT signing secret: the value itself, or a Secrets Manager ARN/name to fetch it from.
     jwt_secret: str = ""
     jwt_secret_arn: str = ""
@@ -66,6 +71,8 @@ class Settings:
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.db_secret_arn:
+            return _url_from_secret(self.db_secret_arn, self.db_host, self.db_port, self.db_name)
         return f"sqlite:///{(self.home / 'omnichat.db').resolve()}"
 
     def with_overrides(self, **changes: object) -> "Settings":
@@ -81,6 +88,10 @@ class Settings:
             environment=e.get("OMNICHAT_ENV", "local"),
             home=Path(e.get("OMNICHAT_HOME", ".omnichat")),
             database_url=e.get("DATABASE_URL", ""),
+            db_secret_arn=e.get("OMNICHAT_DB_SECRET_ARN", ""),
+            db_host=e.get("OMNICHAT_DB_HOST", ""),
+            db_port=_int(e.get("OMNICHAT_DB_PORT"), 5432),
+            db_name=e.get("OMNICHAT_DB_NAME", "omnichat"),
             jwt_secret=e.get("OMNICHAT_JWT_SECRET", ""),
             jwt_secret_arn=e.get("OMNICHAT_JWT_SECRET_ARN", ""),
             access_token_ttl_s=_int(e.get("OMNICHAT_ACCESS_TOKEN_TTL"), 12 * 3600),
@@ -99,6 +110,21 @@ class Settings:
             provider_max_attempts=_int(e.get("OMNICHAT_PROVIDER_MAX_ATTEMPTS"), 4),
             model_list_ttl_s=float(e.get("OMNICHAT_MODEL_LIST_TTL", 30.0)),
         )
+
+
+@lru_cache(maxsize=4)
+def _url_from_secret(secret_arn: str, host: str, port: int, name: str) -> str:
+    """postgresql+pg8000 URL from an RDS-managed secret; fetched once per process (the
+    first time the database is used, never at import)."""
+    import json
+    from urllib.parse import quote
+
+    from aws_lambda_powertools.utilities import parameters  # lazy: cold start
+
+    secret = json.loads(str(parameters.get_secret(secret_arn, max_age=3600)))
+    host = host or secret.get("host", "")
+    user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+    return f"postgresql+pg8000://{user}:{password}@{host}:{port}/{name}"
 
 
 @lru_cache(maxsize=1)

@@ -188,3 +188,39 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Stream(Base):
+    """A generation in progress. Lambdas that handle `chat.stop` or `chat.resume` are not
+    the one generating, so they talk to it through this row (stop flag) and through
+    `stream_subscribers`; the generator polls both. Deleted when the answer ends."""
+
+    __tablename__ = "streams"
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Refreshed whenever the generator saves progress: a stale heartbeat means it died.
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamSubscriber(Base):
+    """A connection that receives a stream's deltas (the sender, then any that resumed)."""
+
+    __tablename__ = "stream_subscribers"
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UploadPart(Base):
+    """One part of a WebSocket message too large for a single 32 KB frame."""
+
+    __tablename__ = "upload_parts"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    client_message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    part_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_count: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,7 @@ cheap, and clients are created once per provider and reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -88,8 +89,8 @@ def converse_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
             merged[-1]["content"].extend(content)
         else:
             merged.append({"role": message.role, "content": content})
-    for message in merged:
-        message["content"].sort(key=lambda b: "toolResult" not in b)  # stable
+    for turn in merged:
+        turn["content"].sort(key=lambda b: "toolResult" not in b)  # stable
     return merged
 
 
@@ -185,10 +186,10 @@ def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
         if code in ("ServiceUnavailableException", "ModelNotReadyException"):
             return typed(ProviderUnavailable, message)
         return typed(ProviderError, message)
-    if isinstance(exc, u3.ReadTimeoutError):  # botocore's ReadTimeoutError subclasses it
+    # Before the response botocore raises its own ReadTimeoutError; mid-stream, urllib3's.
+    if isinstance(exc, (bex.ReadTimeoutError, u3.ReadTimeoutError)):
         return typed(ProviderTimeout, f"Bedrock did not answer in time: {exc}")
-    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectionClosedError,
-                        u3.ProtocolError, ConnectionError)):
+    if isinstance(exc, (bex.ConnectionError, bex.HTTPClientError, u3.ProtocolError, ConnectionError)):
         return typed(ProviderUnavailable, f"Bedrock is unreachable: {exc}")
     if isinstance(exc, ParserError):
         return typed(ProviderError, f"Bedrock sent a corrupted event stream: {exc}")
@@ -295,7 +296,9 @@ class BedrockProvider:
                     region_name=s.aws_region,
                     connect_timeout=s.provider_connect_timeout_s,
                     read_timeout=s.provider_read_timeout_s,
-                    retries={"mode": "adaptive", "max_attempts": s.provider_max_attempts},
+                    # total_max_attempts counts the first try (botocore's retries
+                    # "max_attempts" counts retries only), as provider_max_attempts does.
+                    retries={"mode": "adaptive", "total_max_attempts": s.provider_max_attempts},
                     user_agent_appid="omnichat",
                 )
                 # endpoint_url=None lets botocore honour AWS_ENDPOINT_URL_BEDROCK_RUNTIME etc.
@@ -325,10 +328,8 @@ class BedrockProvider:
         finally:
             stop.set()
             if stream_box:  # closing the socket unblocks a worker waiting on a read
-                try:
+                with contextlib.suppress(Exception):  # it may be closed already
                     stream_box[0].close()
-                except Exception:  # best effort: the worker may have closed it already
-                    pass
 
     @staticmethod
     def _start_pump(open_stream: Callable[[], Any], queue: asyncio.Queue[Any],
@@ -357,10 +358,8 @@ class BedrockProvider:
                 put(_END)
             finally:
                 if stream_box:
-                    try:
+                    with contextlib.suppress(Exception):
                         stream_box[0].close()
-                    except Exception:
-                        pass
 
         threading.Thread(target=pump, name="bedrock-converse-stream", daemon=True).start()
 

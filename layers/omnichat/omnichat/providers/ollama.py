@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Final
 
 import httpx
 
@@ -47,7 +47,7 @@ from .types import (
     Usage,
 )
 
-PROVIDER = "ollama"
+PROVIDER: Final = "ollama"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "load": "end_turn", "unload": "end_turn"}
 _CONTEXT_TOO_LONG = re.compile(
     r"context (length|window|size)|exceeds? the (context|maximum)|input (is )?too long|prompt is too long", re.I
@@ -103,6 +103,8 @@ class OllamaProvider:
 
     # ---- chat ----------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Deltas, then one `Finish`. A caller that stops early should close the iterator
+        (`contextlib.aclosing`) so the HTTP stream, and Ollama's generation, end at once."""
         started = time.perf_counter()
         first_at: float | None = None
         text: list[str] = []  # what the model said so far: the partial text of any error
@@ -129,7 +131,8 @@ class OllamaProvider:
                         yield event
                     if line.get("done"):
                         now = time.perf_counter()
-                        reason = "tool_use" if tool_calls else _STOP_REASONS.get(line.get("done_reason") or "stop", "end_turn")
+                        done_reason = line.get("done_reason") or "stop"
+                        reason = "tool_use" if tool_calls else _STOP_REASONS.get(done_reason, "end_turn")
                         yield Finish(
                             stop_reason=reason,
                             usage=Usage(
@@ -143,7 +146,8 @@ class OllamaProvider:
             raise ProviderUnavailable("Ollama ended the stream before it was done")
         except ProviderError as exc:
             exc.provider = PROVIDER
-            raise exc.with_partial("".join(text))
+            exc.with_partial("".join(text))
+            raise
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.host).with_partial("".join(text)) from exc
 
@@ -157,7 +161,9 @@ class OllamaProvider:
                 continue
             details = dict(entry.get("details") or {})
             details.update({k: entry[k] for k in ("size", "digest", "modified_at") if k in entry})
-            found.append(ModelInfo(id=f"{PROVIDER}/{name}", provider=PROVIDER, name=name, display_name=name, details=details))
+            found.append(
+                ModelInfo(id=f"{PROVIDER}/{name}", provider=PROVIDER, name=name, display_name=name, details=details)
+            )
         return found
 
     async def show(self, name: str) -> dict[str, Any]:
@@ -228,7 +234,10 @@ def chat_body(request: ChatRequest) -> dict[str, Any]:
         body["options"] = options
     if request.tools and request.tool_choice != "none":
         body["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+            }
             for t in request.tools
         ]
     if request.reasoning_budget:
@@ -244,7 +253,8 @@ def _messages(message: Message, tool_names: dict[str, str]) -> list[dict[str, An
     out: list[dict[str, Any]] = []
     for block in message.content:
         if isinstance(block, ToolResultBlock):
-            out.append({"role": "tool", "content": block.content, "tool_name": tool_names.get(block.tool_use_id, "")})
+            name = tool_names.get(block.tool_use_id, "")
+            out.append({"role": "tool", "content": block.content, "tool_name": name})
     text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
     images = [base64.b64encode(b.data).decode() for b in message.content if isinstance(b, ImageBlock)]
     calls = [b for b in message.content if isinstance(b, ToolUseBlock)]

@@ -1,0 +1,53 @@
+"""What the model sees: the chat's system prompt and the branch that ends at the message
+being answered, newest first until a size budget is spent (older turns are dropped, never
+the question itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from omnichat.chats import tree
+from omnichat.db.models import Chat, Message
+from omnichat.providers.types import ChatRequest
+from omnichat.providers.types import Message as Turn
+
+DEFAULT_CONTEXT_CHARS = 24_000
+MAX_TURNS = 200
+
+
+def history(db: Session, chat: Chat, last: Message, budget_chars: int = DEFAULT_CONTEXT_CHARS) -> list[Turn]:
+    messages = _branch_to(db, chat, last)
+    turns: list[Turn] = []
+    used = 0
+    for m in reversed(messages):
+        if m.role not in ("user", "assistant") or not m.content or (m.role == "assistant" and m.status == "error"):
+            continue
+        if turns and used + len(m.content) > budget_chars:
+            break
+        used += len(m.content)
+        turns.append(Turn.text(m.role, m.content))  # type: ignore[arg-type]
+    turns.reverse()
+    while turns and turns[0].role != "user":  # a conversation opens with the user
+        turns.pop(0)
+    return turns
+
+
+def _branch_to(db: Session, chat: Chat, last: Message) -> list[Message]:
+    """The branch ending at `last` (which may not be the chat's leaf)."""
+    older = tree.branch_page(db, chat, before=last.id, limit=MAX_TURNS - 1).messages
+    return [*older, last]
+
+
+def build_request(db: Session, chat: Chat, last: Message, model_name: str, params: dict[str, Any],
+                  defaults: dict[str, Any] | None = None) -> ChatRequest:
+    merged = {**(defaults or {}), **(chat.params or {}), **params}
+    return ChatRequest(
+        model=model_name,
+        messages=tuple(history(db, chat, last, int(merged.get("context_chars", DEFAULT_CONTEXT_CHARS)))),
+        system=chat.system_prompt or None,
+        temperature=merged.get("temperature"),
+        top_p=merged.get("top_p"),
+        max_tokens=merged.get("max_tokens"),
+    )

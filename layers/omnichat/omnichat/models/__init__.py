@@ -1,0 +1,1 @@
+"""The model catalog: namespaced ids, merged listing, per-model admin settings, access."""

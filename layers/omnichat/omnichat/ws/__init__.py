@@ -1,0 +1,1 @@
+"""The WebSocket protocol (docs/websocket-protocol.md): frame schemas and actions."""

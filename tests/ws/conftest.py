@@ -1,0 +1,71 @@
+"""Fixtures for the WebSocket Lambdas: the deterministic local Ollama, the Bedrock
+emulator, moto standing in for the Management API, and the environment a Lambda gets."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from moto import mock_aws
+
+from local.bedrock import create_app as bedrock_app
+from local.ollama import create_app as ollama_app
+from local.serve import ServerThread
+from omnichat.auth.principal import Principal
+from omnichat.config import get_settings
+from omnichat.db.engine import session_scope
+from omnichat.db.models import User
+from omnichat.models import catalog
+from tests.ws.harness import REGION, Harness
+
+TEST_MODEL = "ollama/omnichat-test:latest"
+BEDROCK_MODEL = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(scope="module")
+def ollama(tmp_path_factory) -> Iterator[ServerThread]:
+    with ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def bedrock() -> Iterator[ServerThread]:
+    with ServerThread(bedrock_app()) as server:
+        yield server
+
+
+@pytest.fixture
+def harness(monkeypatch, db_url, ollama, bedrock, tmp_path) -> Iterator[Harness]:
+    env = {
+        "DATABASE_URL": db_url, "OMNICHAT_HOME": str(tmp_path), "OMNICHAT_JWT_SECRET": "ws-test-secret-" + "w" * 32,
+        "OLLAMA_HOST": ollama.url, "OMNICHAT_BEDROCK_ENABLED": "true",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url, "AWS_ENDPOINT_URL_BEDROCK": bedrock.url,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION, "OMNICHAT_PROVIDER_MAX_ATTEMPTS": "2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OMNICHAT_WS_ENDPOINT", raising=False)
+    get_settings.cache_clear()
+    catalog.invalidate_cache()
+    with mock_aws():
+        yield Harness(db_url)
+    get_settings.cache_clear()
+
+
+def make_user(db_url: str, email: str, role: str = "user") -> Principal:
+    with session_scope(db_url) as db:
+        user = User(email=email, password_hash="-", role=role)
+        db.add(user)
+        db.flush()
+        return Principal(user.id, user.email, user.role)
+
+
+@pytest.fixture
+def alice(db_url) -> Principal:
+    return make_user(db_url, "alice@example.com", "admin")
+
+
+@pytest.fixture
+def bob(db_url) -> Principal:
+    return make_user(db_url, "bob@example.com")
