@@ -152,8 +152,13 @@ class Catalog:
         self.region = region
         self.models = tuple(models)
         self._by_id = {m.model_id: m for m in self.models}
+        # As on AWS, a region lists (and accepts) only the profiles that route within
+        # its own geography: us-east-1 sees "us." profiles, eu-west-1 "eu." ones.
         self.profiles = tuple(
-            InferenceProfile(geo, m) for m in self.models for geo in m.profile_geos
+            InferenceProfile(geo, m)
+            for m in self.models
+            for geo in m.profile_geos
+            if region in _PROFILE_REGIONS[geo]
         )
         self._profiles_by_id = {p.profile_id: p for p in self.profiles}
 

@@ -38,6 +38,20 @@ STREAM_EXCEPTIONS = (
     "serviceUnavailableException",
 )
 
+DEFAULT_MESSAGES = {
+    "ThrottlingException": "Too many requests, please wait before trying again.",
+    "ModelTimeoutException": "Model has timed out in processing the request. Try your request again.",
+    "ServiceUnavailableException": "Bedrock is unable to process your request.",
+    "InternalServerException": "The server encountered an internal error while processing the request.",
+    "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+    "ModelStreamErrorException": "The model stream encountered an error.",
+}
+
+
+def default_message(code: str) -> str:
+    return DEFAULT_MESSAGES.get(canonical_code(code), f"{canonical_code(code)} (emulated).")
+
+
 _ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 

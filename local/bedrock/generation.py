@@ -14,9 +14,9 @@ import re
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence, Union
+from typing import Any, AsyncGenerator, Sequence, Union
 
-from local.engines import DeterministicEngine, Engine, Piece
+from local.engines import ContextOverflow, DeterministicEngine, Engine, Piece
 
 from .validation import ConverseCall, ToolDef
 
@@ -61,6 +61,10 @@ class EngineFailure(Exception):
     """The engine raised while generating (reported as a model error)."""
 
 
+class PromptTooLong(EngineFailure):
+    """The engine could not fit the prompt in its context (a validation error)."""
+
+
 class EngineRunner:
     """Runs one engine's `generate` on worker threads, streaming pieces back."""
 
@@ -71,7 +75,7 @@ class EngineRunner:
         shared = isinstance(engine, DeterministicEngine) if shared is None else shared
         self._gate = threading.BoundedSemaphore(64 if shared else 1)
 
-    async def stream(self, turns: Sequence[dict], **params: Any) -> AsyncIterator[Piece]:
+    async def stream(self, turns: Sequence[dict], **params: Any) -> AsyncGenerator[Piece, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         cancelled = threading.Event()
@@ -91,6 +95,8 @@ class EngineRunner:
                         if cancelled.is_set():
                             break
                         put(piece)
+                except ContextOverflow as exc:
+                    put(PromptTooLong(str(exc)))
                 except Exception as exc:  # handed to the async side
                     put(EngineFailure(f"{type(exc).__name__}: {exc}"))
                 finally:
@@ -209,7 +215,9 @@ class PromptCache:
         return 0, call.cache_tokens
 
 
-async def generate(call: ConverseCall, runner: EngineRunner, cache: PromptCache) -> AsyncIterator[Output]:
+async def generate(
+    call: ConverseCall, runner: EngineRunner, cache: PromptCache,
+) -> AsyncGenerator[Output, None]:
     output_tokens = 0
     if call.thinking_budget:
         words = _reasoning(call)

@@ -28,6 +28,43 @@ _IMAGE_MAGIC = {
 MAX_IMAGE_BYTES = 3_750_000
 THINKING_MIN_BUDGET = 1024
 
+# Bedrock's wording for the errors a client most often trips over.
+_MODEL_SAYS = "The model returned the following errors: "
+MESSAGES = {
+    "first_user": "A conversation must start with a user message. Try again with a "
+    "conversation that starts with a user message.",
+    "alternate": "A conversation must alternate between user and assistant roles. Make sure "
+    "the conversation alternates between user and assistant roles and try again.",
+    "empty_content": "The content field in the Message object at {where} is empty. Add a "
+    "ContentBlock object to the content field and try again.",
+    "blank_text": "The text field in the ContentBlock object at {where} is blank. Add text to "
+    "the text field, and try again.",
+    "no_images": "This model doesn't support the image content block that you provided. "
+    "Try again with a supported model.",
+    "no_system": "This model doesn't support system messages. Try again without a system prompt.",
+    "no_tool_config": "The toolConfig field must be defined when using toolUse and toolResult "
+    "content blocks.",
+    "unmatched_result": "The toolResult block at {where} doesn't match a toolUse block of the "
+    "previous turn.",
+    "not_chat": "This action doesn't support the model that you provided. Try again with a "
+    "supported text or chat model.",
+    "max_tokens": "The maximum tokens you requested exceeds the model limit of {limit}. Try "
+    "again with a maximum tokens value that is lower than {limit}.",
+    "too_long": "Input is too long for requested model.",
+    "no_thinking": _MODEL_SAYS + "extraneous key [thinking] is not permitted",
+    "thinking_type": _MODEL_SAYS + "thinking.type: Input should be 'enabled' or 'disabled'",
+    "thinking_budget": _MODEL_SAYS + "thinking.enabled.budget_tokens: Input should be "
+    f"greater than or equal to {THINKING_MIN_BUDGET}",
+    "thinking_max_tokens": _MODEL_SAYS + "`max_tokens` must be greater than "
+    "`thinking.budget_tokens`.",
+    "thinking_temperature": _MODEL_SAYS + "`temperature` may only be set to 1 when thinking "
+    "is enabled.",
+}
+
+
+def _invalid(key: str, **values: Any) -> Exception:
+    return validation(MESSAGES[key].format(**values))
+
 
 @dataclass(frozen=True)
 class ToolDef:
@@ -87,7 +124,7 @@ def _image(block: Any, where: str) -> tuple[str, bytes]:
     if len(data) > MAX_IMAGE_BYTES:
         raise validation(f"The image at {where} exceeds the maximum size of 3.75 MB.")
     if not data.startswith(_IMAGE_MAGIC[block["format"]]):
-        raise validation(f"Could not process image at {where}: the bytes are not a valid {block['format']} image.")
+        raise validation(f"Could not process image at {where}: not a valid {block['format']} image.")
     return block["format"], data
 
 
@@ -130,17 +167,17 @@ class _Flattener:
         (kind, value), = block.items()
         if kind == "text":
             if not isinstance(value, str) or not value.strip():
-                raise validation(f"The text field in the ContentBlock object at {where} is blank. Add text to the text field, and try again.")
+                raise _invalid("blank_text", where=where)
             return value
         if kind == "image":
             if not self.model.images:
-                raise validation("This model doesn't support the image content block that you provided. Try again with a supported model.")
+                raise _invalid("no_images")
             fmt, data = _image(value, where)
             self.image_count += 1
             return f"[image {fmt} {len(data)} bytes]"
         if kind == "toolUse":
             if role != "assistant":
-                raise validation(f"The toolUse block at {where} is only allowed in assistant messages.")
+                raise validation(f"The toolUse block at {where} is only allowed for the assistant.")
             if not isinstance(value, dict) or not value.get("toolUseId") or not value.get("name"):
                 raise validation(f"The toolUse block at {where} needs toolUseId, name and input.")
             self.uses_tools = True
@@ -149,7 +186,7 @@ class _Flattener:
             if role != "user":
                 raise validation(f"The toolResult block at {where} is only allowed in user messages.")
             if not isinstance(value, dict) or value.get("toolUseId") not in prior_tool_ids:
-                raise validation(f"The toolResult block at {where} doesn't match a toolUse block of the previous turn.")
+                raise _invalid("unmatched_result", where=where)
             self.uses_tools = True
             return f"[tool result {value['toolUseId']}: {_tool_result_text(value, where)}]"
         if kind == "cachePoint":
@@ -157,26 +194,27 @@ class _Flattener:
             return None
         if kind in ("reasoningContent", "document", "guardContent"):
             return None if kind == "reasoningContent" else f"[{kind}]"
-        raise validation(f"The content block type {kind!r} at {where} is not supported by this model.")
+        raise validation(f"The content block type {kind!r} at {where} is not supported.")
 
 
 def _messages(body: dict[str, Any], flat: _Flattener) -> list[dict[str, str]]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise validation("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+        raise _invalid("first_user")
     turns: list[dict[str, str]] = []
-    previous_role, prior_tool_ids = None, set()
+    previous_role: str | None = None
+    prior_tool_ids: set[str] = set()
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise validation(f"messages.{i}.role must be either 'user' or 'assistant'.")
         role = message["role"]
         if i == 0 and role != "user":
-            raise validation("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+            raise _invalid("first_user")
         if role == previous_role:
-            raise validation("A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.")
+            raise _invalid("alternate")
         content = message.get("content")
         if not isinstance(content, list) or not content:
-            raise validation(f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock object to the content field and try again.")
+            raise _invalid("empty_content", where=f"messages.{i}")
         parts = []
         for j, block in enumerate(content):
             text = flat.block(block, role, f"messages.{i}.content.{j}", prior_tool_ids)
@@ -196,7 +234,7 @@ def _system(body: dict[str, Any], flat: _Flattener) -> list[dict[str, str]]:
     if not system:
         return []
     if not flat.model.system_prompts:
-        raise validation("This model doesn't support system messages. Try again without a system prompt.")
+        raise _invalid("no_system")
     if not isinstance(system, list):
         raise validation("system must be a list of SystemContentBlock objects.")
     parts = []
@@ -211,11 +249,13 @@ def _system(body: dict[str, Any], flat: _Flattener) -> list[dict[str, str]]:
     return [{"role": "system", "content": "\n".join(parts)}] if parts else []
 
 
-def _tools(body: dict[str, Any], model: FoundationModel, uses_tools: bool) -> tuple[dict[str, ToolDef], str | None]:
+def _tools(
+    body: dict[str, Any], model: FoundationModel, uses_tools: bool,
+) -> tuple[dict[str, ToolDef], str | None]:
     config = body.get("toolConfig")
     if config is None:
         if uses_tools:
-            raise validation("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+            raise _invalid("no_tool_config")
         return {}, None
     if not model.tools:
         raise validation("This model doesn't support tool use.")
@@ -226,7 +266,7 @@ def _tools(body: dict[str, Any], model: FoundationModel, uses_tools: bool) -> tu
             raise validation(f"toolConfig.tools.{i}.toolSpec.name must match [a-zA-Z0-9_-]{{1,64}}.")
         schema = (spec.get("inputSchema") or {}).get("json")
         if not isinstance(schema, dict) or schema.get("type") != "object":
-            raise validation(f"toolConfig.tools.{i}.toolSpec.inputSchema.json must be a JSON schema of type object.")
+            raise validation(f"toolConfig.tools.{i}.toolSpec.inputSchema.json must be an object schema.")
         tools[spec["name"]] = ToolDef(spec["name"], spec.get("description", ""), schema)
     if not tools:
         raise validation("toolConfig.tools must contain at least one tool.")
@@ -241,7 +281,9 @@ def _tools(body: dict[str, Any], model: FoundationModel, uses_tools: bool) -> tu
     return tools, "auto"
 
 
-def _thinking(body: dict[str, Any], model: FoundationModel, max_tokens: int, temperature: float | None) -> int | None:
+def _thinking(
+    body: dict[str, Any], model: FoundationModel, max_tokens: int, temperature: float | None,
+) -> int | None:
     extra = body.get("additionalModelRequestFields") or {}
     if not isinstance(extra, dict):
         raise validation("additionalModelRequestFields must be a JSON object.")
@@ -249,18 +291,18 @@ def _thinking(body: dict[str, Any], model: FoundationModel, max_tokens: int, tem
     if thinking is None:
         return None
     if not model.reasoning:
-        raise validation("The model returned the following errors: extraneous key [thinking] is not permitted")
+        raise _invalid("no_thinking")
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
-        raise validation("The model returned the following errors: thinking.type: Input should be 'enabled' or 'disabled'")
+        raise _invalid("thinking_type")
     if thinking["type"] == "disabled":
         return None
     budget = thinking.get("budget_tokens")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < THINKING_MIN_BUDGET:
-        raise validation(f"The model returned the following errors: thinking.enabled.budget_tokens: Input should be greater than or equal to {THINKING_MIN_BUDGET}")
+        raise _invalid("thinking_budget")
     if max_tokens <= budget:
-        raise validation("The model returned the following errors: `max_tokens` must be greater than `thinking.budget_tokens`.")
+        raise _invalid("thinking_max_tokens")
     if temperature is not None and temperature != 1:
-        raise validation("The model returned the following errors: `temperature` may only be set to 1 when thinking is enabled.")
+        raise _invalid("thinking_temperature")
     return budget
 
 
@@ -268,7 +310,7 @@ def parse_converse(body: Any, model: FoundationModel) -> ConverseCall:
     if not isinstance(body, dict):
         raise validation("The request body must be a JSON object.")
     if not model.is_chat:
-        raise validation("This action doesn't support the model that you provided. Try again with a supported text or chat model.")
+        raise _invalid("not_chat")
     flat = _Flattener(model)
     system_turns = _system(body, flat)
     turns = system_turns + _messages(body, flat)
@@ -278,11 +320,10 @@ def parse_converse(body: Any, model: FoundationModel) -> ConverseCall:
         raise validation("inferenceConfig must be a JSON object.")
     max_tokens = config.get("maxTokens", model.max_output_tokens)
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-        raise validation("1 validation error detected: Value at 'inferenceConfig.maxTokens' must be an integer")
+        raise validation("Value at 'inferenceConfig.maxTokens' must be an integer")
     _number(max_tokens, "inferenceConfig.maxTokens", 1, None)
     if max_tokens > model.max_output_tokens:
-        limit = model.max_output_tokens
-        raise validation(f"The maximum tokens you requested exceeds the model limit of {limit}. Try again with a maximum tokens value that is lower than {limit}.")
+        raise _invalid("max_tokens", limit=model.max_output_tokens)
     temperature = config.get("temperature")
     top_p = config.get("topP")
     if temperature is not None:
@@ -296,7 +337,7 @@ def parse_converse(body: Any, model: FoundationModel) -> ConverseCall:
     tools, tool_choice = _tools(body, model, flat.uses_tools)
     budget = _thinking(body, model, max_tokens, temperature)
     if sum(_words(t["content"]) for t in turns) > model.context_window:
-        raise validation("Input is too long for requested model.")
+        raise _invalid("too_long")
     cache_key = cache_tokens = None
     if flat.cache_prefix:
         digest = hashlib.sha256(f"{model.model_id}\n{flat.cache_prefix}".encode()).hexdigest()

@@ -9,7 +9,7 @@ from omnichat import __version__
 from omnichat.api import errors
 from omnichat.api.deps import POLICIES
 from omnichat.api.limits import BodyLimitMiddleware
-from omnichat.api.routers import admin, auth, chats, keys
+from omnichat.api.routers import admin, auth, chats, keys, models
 from omnichat.config import Settings, get_settings, load_jwt_secret
 
 
@@ -21,6 +21,8 @@ def _routers() -> list[tuple[APIRouter, str]]:
         (auth.tickets_router, "active"),
         (keys.router, "active_session"),
         (chats.router, "active"),
+        (models.router, "active"),
+        (models.admin_router, "admin"),
         (admin.router, "admin"),
     ]
 

@@ -1,0 +1,113 @@
+"""/api/models: the model catalog. Everyone sees the models they may use; admins see all,
+change per-model settings, and pull or delete Ollama models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnichat.api.deps import DB, AppSettings, CurrentUser
+from omnichat.errors import BadRequest
+from omnichat.models import catalog
+from omnichat.providers import registry
+from omnichat.providers.errors import ProviderError
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+admin_router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+class ModelOut(BaseModel):
+    id: str
+    provider: str
+    name: str
+    display_name: str
+    enabled: bool
+    visibility: str
+    params: dict[str, Any]
+    details: dict[str, Any]
+
+
+class ModelListOut(BaseModel):
+    models: list[ModelOut]
+    unavailable: dict[str, str]  # provider -> why it could not be listed
+
+
+class ModelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    display_name: str | None = Field(default=None, max_length=200)
+    visibility: str | None = Field(default=None, pattern="^(everyone|admins)$")
+    params: dict[str, Any] | None = None
+
+
+class PullIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=300)
+
+
+def _out(info: Any, ms: catalog.ModelSettings) -> ModelOut:
+    return ModelOut(id=info.id, provider=info.provider, name=info.name,
+                    display_name=ms.display_name or info.display_name, enabled=ms.enabled,
+                    visibility=ms.visibility, params=ms.params, details=info.details)
+
+
+@router.get("", response_model=ModelListOut)
+async def list_models(principal: CurrentUser, db: DB, settings: AppSettings, refresh: bool = False) -> ModelListOut:
+    found, errors = await catalog.discover(settings, refresh=refresh)
+    saved = catalog.all_model_settings(db)
+    out = [_out(m, saved.get(m.id, catalog.ModelSettings())) for m in found]
+    if not principal.is_admin:
+        out = [m for m in out if catalog.may_use(principal, saved.get(m.id, catalog.ModelSettings()))]
+    return ModelListOut(models=out, unavailable=errors if principal.is_admin else {k: "unavailable" for k in errors})
+
+
+@admin_router.patch("/{model_id:path}")
+def update_model(model_id: str, body: ModelPatch, db: DB) -> dict[str, Any]:
+    catalog.split_id(model_id)
+    ms = catalog.model_settings(db, model_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        setattr(ms, field, value if field != "params" else (value or {}))
+    catalog.save_model_settings(db, model_id, ms)
+    return {"id": model_id, **ms.__dict__}
+
+
+def _ollama_name(settings: Any, model_id: str) -> str:
+    provider, name = catalog.split_id(model_id)
+    if provider != "ollama":
+        raise BadRequest("Only ollama/<name:tag> models can be pulled or deleted", code="invalid_model")
+    if not registry.enabled(settings, "ollama"):
+        raise catalog.ModelNotAvailable("The ollama provider is not enabled on this server")
+    return name
+
+
+@admin_router.post("/pull")
+async def pull_model(body: PullIn, settings: AppSettings) -> StreamingResponse:
+    """Streams Ollama's progress objects as NDJSON; an error mid-way is a last
+    `{"error": {...}}` line (the status is already sent)."""
+    name = _ollama_name(settings, body.model)
+    provider = registry.get_provider(settings, "ollama")
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            async for progress in provider.pull(name):
+                yield (json.dumps({"model": body.model, **progress}) + "\n").encode()
+            catalog.invalidate_cache()
+        except ProviderError as exc:
+            yield (json.dumps({"error": {"code": exc.code, "message": exc.message}}) + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@admin_router.delete("/{model_id:path}", status_code=204)
+async def delete_model(model_id: str, settings: AppSettings) -> Response:
+    name = _ollama_name(settings, model_id)
+    try:
+        await registry.get_provider(settings, "ollama").delete(name)
+    except ProviderError as exc:
+        raise BadRequest(exc.message, code=exc.code, status=exc.status) from None
+    catalog.invalidate_cache()
+    return Response(status_code=204)

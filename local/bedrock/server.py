@@ -1,0 +1,91 @@
+"""The emulator app (Bedrock Runtime + control plane on one port) and a runner that
+serves it on a background thread for in-process use (tests, `make local`).
+
+    app = create_app()                                  # ASGI app, deterministic engine
+    with EmulatorServer(create_app()) as server:        # uvicorn on 127.0.0.1:<free port>
+        boto3.client("bedrock-runtime", endpoint_url=server.url, ...)
+        server.state.faults.error("ThrottlingException", times=2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import AsyncIterator, Iterable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from local.engines import DeterministicEngine, Engine
+from local.serve import ServerThread
+
+from . import admin, control, runtime
+from .catalog import DEFAULT_MODELS, LOCAL_GGUF_MODEL, Catalog, FoundationModel
+from .errors import AwsError
+from .generation import EngineRunner
+from .state import EmulatorState
+
+
+async def _aws_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AwsError)
+    return exc.to_response()
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return AwsError(
+        "UnknownOperationException", f"No operation at {request.method} {request.url.path}"
+    ).to_response()
+
+
+def create_app(
+    *,
+    engines: dict[str, Engine] | None = None,
+    models: Iterable[FoundationModel] | None = None,
+    gguf_path: str | Path | None = None,
+    region: str = "us-east-1",
+    worker_threads: int = 32,
+) -> Starlette:
+    """The emulator as an ASGI app.
+
+    `engines` maps `FoundationModel.engine` keys to engines (default: a
+    `DeterministicEngine` as "deterministic"). With `gguf_path`, `local.smollm2-135m` is
+    added to the catalog, served by `LlamaEngine` (loaded here, once).
+    """
+    engines = dict(engines or {})
+    engines.setdefault("deterministic", DeterministicEngine())
+    catalog_models = list(DEFAULT_MODELS if models is None else models)
+    if gguf_path is not None:
+        from local.engines import LlamaEngine  # heavy: only when a GGUF file is served
+
+        engines["llama"] = LlamaEngine(
+            gguf_path, n_ctx=LOCAL_GGUF_MODEL.context_window, name=LOCAL_GGUF_MODEL.model_id)
+        catalog_models.append(LOCAL_GGUF_MODEL)
+
+    executor = ThreadPoolExecutor(max_workers=worker_threads, thread_name_prefix="bedrock-engine")
+    state = EmulatorState(
+        catalog=Catalog(catalog_models, region=region),
+        runners={key: EngineRunner(engine, executor) for key, engine in engines.items()},
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = Starlette(
+        routes=runtime.routes + control.routes + admin.routes,
+        exception_handlers={AwsError: _aws_error, 404: _not_found, 405: _not_found},
+        lifespan=lifespan,
+    )
+    app.state.emulator = state
+    return app
+
+
+class EmulatorServer(ServerThread):
+    """The emulator served on a loopback port from a background thread."""
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.app.state.emulator
