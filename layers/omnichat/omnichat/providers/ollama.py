@@ -116,6 +116,8 @@ class OllamaProvider:
                     if "error" in line:
                         raise _error_for(None, str(line["error"]))
                     message = line.get("message") or {}
+                    if not isinstance(message, dict):
+                        raise ProviderError(f"unexpected message from Ollama: {message!r:.200}")
                     events: list[StreamEvent] = []
                     if message.get("thinking"):
                         events.append(ReasoningDelta(str(message["thinking"])))

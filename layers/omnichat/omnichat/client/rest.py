@@ -1,0 +1,76 @@
+"""The REST calls the terminal client makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code}, HTTP {status})")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Endpoints:
+    api: str  # base URL of the REST API (…/api is appended by the calls)
+    ws: str  # the WebSocket URL
+
+    @classmethod
+    def discover(cls, base_url: str, ws_url: str | None = None, timeout: float = 10) -> "Endpoints":
+        """The deployed page publishes its URLs in /config.json; use them when present, else
+        the local stack's layout (REST and /ws on one host)."""
+        base_url = base_url.rstrip("/")
+        if not ws_url:
+            try:
+                config = httpx.get(f"{base_url}/config.json", timeout=timeout).json()
+                ws_url = config.get("wsUrl")
+                base_url = (config.get("apiUrl") or base_url).rstrip("/")
+            except (httpx.HTTPError, ValueError, AttributeError):
+                pass
+        if not ws_url:
+            u = urlparse(base_url)
+            ws_url = f"{'wss' if u.scheme == 'https' else 'ws'}://{u.netloc}/ws"
+        return cls(api=base_url, ws=ws_url)
+
+
+class Rest:
+    def __init__(self, endpoints: Endpoints, token: str | None = None, timeout: float = 30) -> None:
+        self.endpoints = endpoints
+        self.token = token
+        self.http = httpx.Client(base_url=endpoints.api, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                error = {"code": "http_error", "message": response.text[:200]}
+            raise ApiError(response.status_code, error.get("code", "error"), error.get("message", ""))
+        return response.json() if response.content else None
+
+    def sign_in(self, email: str, password: str) -> dict[str, Any]:
+        body = self._call("POST", "/api/auth/signin", json={"email": email, "password": password})
+        self.token = body["access_token"]
+        return body["user"]
+
+    def me(self) -> dict[str, Any]:
+        return self._call("GET", "/api/auth/me")
+
+    def ticket(self) -> str:
+        return self._call("POST", "/api/auth/ws-ticket")["ticket"]
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/api/models")["models"]
+
+    def chats(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._call("GET", "/api/chats", params={"limit": limit})["chats"]
+
+    def chat(self, chat_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/chats/{chat_id}")
