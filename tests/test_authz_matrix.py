@@ -99,6 +99,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/admin/users/{user_id}"): Row("admin", body=lambda w: {"role": "user"}),
     ("DELETE", "/api/admin/users/{user_id}"): Row("admin"),
     ("GET", "/api/admin/settings"): Row("admin"),
+    ("GET", "/api/admin/usage"): Row("admin"),
     ("PUT", "/api/admin/settings"): Row("admin", body=lambda w: {"signup_policy": "open"}),
 }
 

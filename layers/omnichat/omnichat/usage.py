@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -37,3 +38,25 @@ def record(db: Session, call: CallRecord) -> None:
         ttft_ms=None if call.ttft_ms is None else int(round(call.ttft_ms)),
         duration_ms=int(round(call.duration_ms)), outcome=call.outcome, error_code=call.error_code,
     ))
+
+
+def daily_totals(db: Session, since: datetime, by: str) -> list[dict[str, object]]:
+    """Tokens and calls per UTC day and per model (`by="model"`) or per user (`by="user"`)."""
+    from sqlalchemy import func, select
+
+    from omnichat.db.models import User
+
+    day = func.date(UsageRecord.created_at)
+    key = UsageRecord.model if by == "model" else UsageRecord.user_id
+    columns = [day.label("day"), key.label("key"), func.count().label("calls"),
+               func.sum(UsageRecord.input_tokens).label("input_tokens"),
+               func.sum(UsageRecord.output_tokens).label("output_tokens")]
+    query = select(*columns).where(UsageRecord.created_at >= since).group_by(day, key).order_by(day, key)
+    rows = db.execute(query).all()
+    emails: dict[str, str] = {}
+    if by == "user":
+        ids = {r.key for r in rows if r.key}
+        emails = dict(db.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}
+    return [{"date": str(r.day), by: (emails.get(r.key, "deleted user") if by == "user" else r.key),
+             **({"user_id": r.key} if by == "user" else {}), "calls": int(r.calls),
+             "input_tokens": int(r.input_tokens or 0), "output_tokens": int(r.output_tokens or 0)} for r in rows]
