@@ -25,7 +25,7 @@ model: install
 	@$(PY) -m local.models fetch
 
 local: install model
-	$(PY) -m omnichat.cli serve --host $(HOST) --port $(PORT)
+	$(PY) -m local.stack --host $(HOST) --port $(PORT) --mode $(MODE)
 
 test: install model
 	@if [ -z "$$OMNICHAT_TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \

@@ -88,7 +88,9 @@ def db_url(migrated_db_url: str) -> str:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=db_url, jwt_secret="test-secret-" + "x" * 32)
+    # No model server listens on the default Ollama address in these tests: fail at once.
+    return Settings(home=tmp_path / "home", database_url=db_url, jwt_secret="test-secret-" + "x" * 32,
+                    provider_max_attempts=1)
 
 
 @pytest.fixture

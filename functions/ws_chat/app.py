@@ -18,6 +18,7 @@ metrics = Metrics(namespace="OmniChat", service="ws_chat")
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from omnichat.config import get_settings
+    from omnichat.streaming.relay import RelayTuning
     from omnichat.streaming.sinks import management_sink
     from omnichat.ws.dispatcher import decode_body, dispatch
     from omnichat.ws.lambda_events import deadline_from, management_endpoint, principal_from
@@ -31,6 +32,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         connection_id=event["requestContext"]["connectionId"],
         principal=principal_from(event),
         deadline=deadline_from(context),
+        tuning=RelayTuning(max_delay_s=settings.coalesce_ms / 1000),
     )
     metrics.add_metric(name="WebSocketMessages", unit=MetricUnit.Count, value=1)
     body, is_binary = decode_body(event)

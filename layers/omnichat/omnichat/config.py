@@ -61,6 +61,8 @@ class Settings:
     provider_read_timeout_s: float = 120.0
     provider_max_attempts: int = 4
     model_list_ttl_s: float = 30.0
+    # Streaming: a delta waits at most this long before it is posted (fewer posts vs. latency).
+    coalesce_ms: int = 50
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -109,6 +111,7 @@ class Settings:
             provider_read_timeout_s=float(e.get("OMNICHAT_PROVIDER_READ_TIMEOUT", 120.0)),
             provider_max_attempts=_int(e.get("OMNICHAT_PROVIDER_MAX_ATTEMPTS"), 4),
             model_list_ttl_s=float(e.get("OMNICHAT_MODEL_LIST_TTL", 30.0)),
+            coalesce_ms=max(0, _int(e.get("OMNICHAT_COALESCE_MS"), 50)),
         )
 
 

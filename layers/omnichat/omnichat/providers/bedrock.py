@@ -363,6 +363,13 @@ class BedrockProvider:
 
         threading.Thread(target=pump, name="bedrock-converse-stream", daemon=True).start()
 
+    async def embed(self, model: str, inputs: list[str], *, dimensions: int | None = None
+                    ) -> tuple[list[list[float]], int]:
+        """Not yet: Titan / Cohere embeddings need InvokeModel (`/model/{id}/invoke`),
+        which the local Bedrock emulator does not serve, so it could not be tested here."""
+        raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
+                             provider=PROVIDER)
+
     async def list_models(self) -> list[ModelInfo]:
         return await asyncio.to_thread(self._list_models)
 

@@ -197,6 +197,25 @@ class OllamaProvider:
         data = await self._json("GET", "/api/version")
         return str(data.get("version", ""))
 
+    # ---- embeddings ----------------------------------------------------------------------
+    async def embed(self, model: str, inputs: list[str], *, dimensions: int | None = None
+                    ) -> tuple[list[list[float]], int]:
+        """(one vector per input, input tokens) from `/api/embed`."""
+        body: dict[str, Any] = {"model": model, "input": inputs}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        try:
+            data = await self._json("POST", "/api/embed", body)
+        except ModelNotFound as exc:
+            if re.search(r"model .* not found", exc.message):
+                raise
+            raise InvalidRequest(f"Ollama at {self.host} does not serve /api/embed: {exc.message}",
+                                 provider=PROVIDER) from None
+        vectors = data.get("embeddings")
+        if not isinstance(vectors, list) or len(vectors) != len(inputs):
+            raise ProviderError(f"unexpected embeddings from Ollama: {str(data)[:200]!r}", provider=PROVIDER)
+        return vectors, int(data.get("prompt_eval_count") or 0)
+
     async def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
             response = await self._http().request(method, path, json=body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omnichat.auth.principal import Principal
@@ -36,7 +36,7 @@ class WsSession:
     principal: Principal
     deadline: float | None = None  # time.monotonic() by which the invocation must be done
     request_id: str | None = None
-    tuning: RelayTuning = RelayTuning()
+    tuning: RelayTuning = field(default_factory=RelayTuning)
 
     def _post(self, event: dict[str, Any]) -> None:
         try:

@@ -1,0 +1,56 @@
+"""Who is calling the gateway: `Authorization: Bearer <API key>` (or a session token).
+
+Checked against the database on every request (`omnichat.auth.users.authenticate`), so
+a revoked key (401) or an account set back to pending (403) is refused at once. The
+JWT secret is only loaded for session tokens: an API-key call never needs it, and a cold
+start never fetches it."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import Request
+
+from omnichat.auth.principal import Principal
+from omnichat.auth.users import API_KEY_PREFIX, authenticate
+from omnichat.config import Settings, load_jwt_secret
+from omnichat.db.engine import session_scope
+
+from .errors import GatewayError
+
+_secret_lock = threading.Lock()
+
+
+def jwt_secret(request: Request) -> str:
+    state = request.app.state
+    if getattr(state, "jwt_secret", None) is None:
+        with _secret_lock:
+            if getattr(state, "jwt_secret", None) is None:
+                state.jwt_secret = load_jwt_secret(state.settings)
+    return str(state.jwt_secret)
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def active_principal(request: Request) -> Principal:
+    """The route policy of every /v1 route: an approved user or an admin. A sync
+    dependency, so FastAPI runs its database work on a worker thread."""
+    credential = bearer(request)
+    if credential is None:
+        raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+                           code="missing_api_key")
+    settings: Settings = request.app.state.settings
+    secret = "" if credential.startswith(API_KEY_PREFIX) else jwt_secret(request)
+    with session_scope(settings.resolved_database_url) as db:
+        principal = authenticate(db, secret, credential)
+    if principal.role == "pending":
+        raise GatewayError(403, "Your account is waiting for an admin's approval.", code="account_pending")
+    if not principal.is_active:
+        raise GatewayError(403, "Your account cannot use the API.", code="account_disabled")
+    request.state.principal = principal
+    return principal

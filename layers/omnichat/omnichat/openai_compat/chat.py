@@ -1,0 +1,134 @@
+"""`POST /v1/chat/completions`: one model call, answered whole or as server-sent events.
+
+Streams start only once the model has produced its first event, so every failure before
+the first token (throttling, unknown model, validation, backend down) is an ordinary
+HTTP error status with OpenAI's error body, never a 200 that carries an error. A failure
+after the stream started is sent as an SSE `{"error": ...}` event (the SDKs raise
+`APIError` for it) and the stream ends without `[DONE]`, so no client mistakes a cut-off
+answer for a complete one."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from omnichat.auth.principal import Principal
+from omnichat.config import Settings
+from omnichat.providers.errors import ProviderError
+from omnichat.providers.types import ChatRequest, Finish, StreamEvent
+
+from . import reasoning
+from .calls import CallLog, provider_for, resolve_model
+from .errors import GatewayError, from_exception
+from .requests import chat_request
+from .responses import Chunks, Completion
+from .schemas import ChatCompletionBody
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def prepare(settings: Settings, principal: Principal, body: ChatCompletionBody) -> tuple[CallLog, Any,
+                                                                                                ChatRequest]:
+    model = await resolve_model(settings, principal, body.model)
+    provider = provider_for(settings, model)
+    budget = await reasoning.budget_for(model.provider, provider, model.name, body.reasoning_effort)
+    request = chat_request(body, model, budget)
+    return CallLog(settings, principal, model), provider, request
+
+
+async def _fail(log: CallLog, exc: BaseException) -> GatewayError:
+    error = from_exception(exc)
+    await log.record("error", error_code=error.code or type(exc).__name__)
+    return error
+
+
+async def complete(log: CallLog, provider: Any, request: ChatRequest) -> dict[str, Any]:
+    answer = Completion(log.model.id)
+    events = provider.stream_chat(request)
+    try:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                log.token()
+                answer.add(event)
+    except Exception as exc:
+        raise await _fail(log, exc) from exc
+    if answer.finish is None:
+        raise await _fail(log, ProviderError("the model's stream ended without finishing"))
+    await log.record("complete", answer.finish)
+    return answer.body()
+
+
+async def open_stream(log: CallLog, provider: Any, request: ChatRequest
+                      ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
+    """The stream and its first event: what fails here is still a plain HTTP error."""
+    events = provider.stream_chat(request)
+    try:
+        first = await events.__anext__()
+    except BaseException as exc:
+        await events.aclose()
+        if isinstance(exc, StopAsyncIteration):
+            exc = ProviderError("the model's stream ended before it started")
+        if isinstance(exc, Exception):
+            raise await _fail(log, exc) from exc
+        raise
+    log.token()
+    return first, events
+
+
+async def sse(log: CallLog, chunks: Chunks, first: StreamEvent,
+              events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+    outcome, finish, code = "stopped", None, None
+    try:
+        yield chunks.start()
+        event = first
+        while not isinstance(event, Finish):
+            yield chunks.event(event)
+            event = await events.__anext__()
+        finish = event
+        outcome = "complete"
+        yield chunks.finish(event)
+    except Exception as exc:  # mid-stream: an error event, then the end of the stream
+        if isinstance(exc, StopAsyncIteration):
+            exc = ProviderError("the model's stream ended without finishing")
+        error = from_exception(exc)
+        outcome, code = "error", error.code or type(exc).__name__
+        yield error.sse()
+    finally:
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(Exception):
+                await events.aclose()  # type: ignore[attr-defined]
+            await log.record(outcome, finish, code)
+
+
+class EventStream(StreamingResponse):
+    """A `text/event-stream` response that always closes its body iterator, also when the
+    client disconnects (Starlette then abandons it), so the provider stream is closed and
+    the call is logged at once rather than whenever the generator is collected."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content, headers=SSE_HEADERS)
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+                await self.on_close()  # for a body that never started, its finally never ran
+
+
+def stream_response(log: CallLog, chunks: Chunks, first: StreamEvent, events: AsyncIterator[StreamEvent]
+                    ) -> EventStream:
+    async def on_close() -> None:
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
+        await log.record("stopped")  # no-op when the stream already recorded how it ended
+
+    return EventStream(sse(log, chunks, first, events), on_close)

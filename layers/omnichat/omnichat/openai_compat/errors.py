@@ -1,0 +1,126 @@
+"""Errors in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` with the
+HTTP status the official SDKs turn into their exception classes (400 BadRequestError,
+401 AuthenticationError, 403 PermissionDeniedError, 404 NotFoundError, 413, 429
+RateLimitError, 500/503 InternalServerError).
+
+Every failure the gateway can meet is turned into a `GatewayError` here: the platform's
+`AppError`s (auth, catalog), the providers' typed `ProviderError`s, and Pydantic's
+validation errors (with `param` naming the offending field, as OpenAI does)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterable
+
+from omnichat.errors import AppError
+from omnichat.providers.errors import ProviderError
+
+log = logging.getLogger("omnichat.gateway")
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+# The platform's error codes, renamed where OpenAI has a well-known name for the same thing.
+_CODES = {
+    "invalid_api_key": "invalid_api_key",
+    "session_ended": "invalid_api_key",
+    "invalid_token": "invalid_api_key",
+    "unauthenticated": "missing_api_key",
+    "context_too_long": "context_length_exceeded",
+    "throttled": "rate_limit_exceeded",
+}
+
+# Provider failures by status. The providers use 502 / 504 for a failing or slow backend;
+# the gateway answers those as 500 / 503, the statuses OpenAI's clients know and retry.
+_PROVIDER_STATUS = {400: 400, 403: 403, 404: 404, 429: 429, 503: 503, 504: 503}
+
+
+class GatewayError(Exception):
+    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
+                 type: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type or _TYPES.get(status, "server_error")
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def sse(self) -> bytes:
+        """The error as a server-sent event: what OpenAI sends when a stream fails after it
+        started, and what the SDKs raise `APIError` for."""
+        return b"data: " + json.dumps(self.body()).encode() + b"\n\n"
+
+
+def invalid(param: str | None, message: str, code: str = "invalid_value") -> GatewayError:
+    return GatewayError(400, message, code=code, param=param)
+
+
+def from_app_error(exc: AppError) -> GatewayError:
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 413, 429) else 500
+    return GatewayError(status, exc.message, code=_CODES.get(exc.code, exc.code), headers=exc.headers)
+
+
+def from_provider_error(exc: ProviderError) -> GatewayError:
+    status = _PROVIDER_STATUS.get(exc.status, 500)
+    headers = {"retry-after": "1"} if status == 429 else None
+    return GatewayError(status, exc.message, code=_CODES.get(exc.code, exc.code), headers=headers)
+
+
+def from_exception(exc: BaseException) -> GatewayError:
+    """Any exception as the error a client should see (unexpected ones are logged)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, ProviderError):
+        return from_provider_error(exc)
+    if isinstance(exc, AppError):
+        return from_app_error(exc)
+    log.exception("unexpected gateway error", exc_info=exc)
+    return GatewayError(500, "The server had an error while processing your request.", code="internal_error")
+
+
+def param_path(loc: Iterable[Any], fields: frozenset[str] = frozenset()) -> str | None:
+    """`("messages", 2, "content")` -> `"messages[2].content"`. Parts of the location that
+    are not field names (Pydantic's union member tags such as `str` or `list[str]`) are
+    left out when `fields` is given."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "body":
+            continue
+        elif not fields or part in fields:
+            out += f".{part}" if out else str(part)
+    return out or None
+
+
+def from_validation(errors: list[dict[str, Any]], fields: frozenset[str] = frozenset()) -> GatewayError:
+    """The first of Pydantic's errors as a 400 naming its parameter."""
+    if not errors:
+        return invalid(None, "The request body is invalid")
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return invalid(None, "The request body is not valid JSON", code="invalid_json")
+    param = param_path(first.get("loc", ()), fields)
+    kind = first.get("type", "")
+    if kind == "missing":
+        return invalid(param, f"Missing required parameter: '{param}'.", code="missing_required_parameter")
+    if kind == "extra_forbidden":
+        return invalid(param, f"Unrecognized request argument supplied: '{param}'.", code="unknown_parameter")
+    message = str(first.get("msg", "invalid value"))
+    given = first.get("input")
+    shown = json.dumps(given, default=str)[:80] if isinstance(given, (str, int, float, bool)) else None
+    detail = f" (got {shown})" if shown is not None else ""
+    return invalid(param, f"Invalid value for '{param}': {message}{detail}.")
