@@ -88,13 +88,18 @@ async def run(args: argparse.Namespace) -> dict:
                         return
 
             listener = asyncio.create_task(listen())
+            sink = management_sink(f"{stack.url}/prod", "us-east-1")
+            # As in a real send, `message.started` goes out before the model is called (and
+            # creates the boto3 client, ~200 ms, before any token waits on it).
+            sink.post(connection_id, json.dumps({"type": "message.started", "chat_id": chat_id,
+                                                  "message_id": message_id}).encode())
             model = PacedModel(args.tokens, args.rate)
             posted: list[tuple[float, dict]] = []
             relay = Relay(Generation(
                 db_url=db_url, chat_id=chat_id, message_id=message_id, user_id=principal.user_id,
                 model_id="ollama/paced", provider_name="ollama", provider=model,
                 request=ChatRequest(model="paced", messages=()),
-                sink=management_sink(f"{stack.url}/{'prod'}", "us-east-1"), subscribers={connection_id},
+                sink=sink, subscribers={connection_id},
                 tuning=RelayTuning(max_delay_s=args.coalesce_ms / 1000),
                 on_post=lambda event: posted.append((time.perf_counter(), event)),
             ))
@@ -109,7 +114,7 @@ async def run(args: argparse.Namespace) -> dict:
             added += [(at - model.emitted[i]) * 1000 for i in range(first, first + count)]
     added.sort()
     assert outcome.status == "complete" and len(added) == args.tokens, (outcome.status, len(added))
-    assert len(received) == outcome.posts  # every post reached the WebSocket client
+    assert len(received) == outcome.posts + 1  # every post (and message.started) reached the client
     return {"tokens": args.tokens, "posts": outcome.posts, "p50_added_ms": round(statistics.median(added), 1),
             "p99_added_ms": round(added[int(len(added) * 0.99) - 1], 1), "rate": args.rate,
             "coalesce_ms": args.coalesce_ms}
