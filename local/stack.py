@@ -83,6 +83,15 @@ def build_frontend(force: bool = False) -> Path | None:
     return dist
 
 
+def _limits() -> Any:
+    """API Gateway's limits; tests shorten the WebSocket integration timeout (29 s) through
+    OMNICHAT_LOCAL_WS_INTEGRATION_TIMEOUT_S to show that answers outlive it."""
+    from local.gateway.limits import Limits
+
+    value = os.environ.get("OMNICHAT_LOCAL_WS_INTEGRATION_TIMEOUT_S")
+    return Limits(ws_integration_timeout_s=float(value)) if value else Limits()
+
+
 def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: Path | None = None,
           deterministic: bool = False, build: bool = True, extra_env: dict[str, str] | None = None) -> Stack:
     from local.serve import ServerThread
@@ -133,7 +142,7 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
         static = build_frontend() if build else None
         from local.gateway.server import start as start_gateway
 
-        gateway = start_gateway(ROOT / "template.yaml", host, port, env=env, static=static)
+        gateway = start_gateway(ROOT / "template.yaml", host, port, env=env, static=static, limits=_limits())
         stack.stoppers.append(gateway.stop)
         stack.url, stack.ws_url = gateway.url, gateway.ws_url
         return stack

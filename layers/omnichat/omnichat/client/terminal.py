@@ -50,14 +50,14 @@ class Terminal:
             self._end_live()
             usage = event.get("usage") or {}
             note = f"[{event['status']} · {usage.get('output_tokens', 0)} tokens · {usage.get('duration_ms', 0):.0f} ms]"
-            self.console.print(f"\n{note}", style="dim")
+            self.console.print(f"\n{note}", style="dim", markup=False)
         elif kind == "chat.title":
-            self.console.print(f"chat: {event['title']}", style="dim")
+            self.console.print(f"chat: {event['title']}", style="dim", markup=False)
         elif kind == "error":
             self._end_live()
-            self.console.print(f"error: {event.get('message')} ({event.get('code')})", style="red")
+            self.console.print(f"error: {event.get('message')} ({event.get('code')})", style="red", markup=False)
         elif kind == "reconnected":
-            self.console.print("\n[reconnected; resuming]", style="dim")
+            self.console.print("\n[reconnected; resuming]", style="dim", markup=False)
 
     def _end_live(self) -> None:
         if self.live is not None:
@@ -77,19 +77,20 @@ class Terminal:
         elif name == "models":
             for m in self.rest.models():
                 mark = "*" if m["id"] == self.model else " "
-                self.console.print(f"{mark} {m['id']}  [dim]{m['display_name']}[/dim]")
+                self.console.print(f"{mark} {m['id']}  {m['display_name']}", markup=False)
         elif name == "model" and arg:
             self.model = arg
             self.console.print(f"model: {arg}", style="dim")
         elif name == "chats":
             self.listed = self.rest.chats()
             for i, chat in enumerate(self.listed, 1):
-                self.console.print(f"{i:>3}. {chat['title']}  [dim]{chat['model'] or ''}[/dim]")
+                self.console.print(f"{i:>3}. {chat['title']}  ({chat['model'] or 'no model'})", markup=False)
         elif name == "open" and arg.isdigit() and 0 < int(arg) <= len(self.listed):
             chat = self.listed[int(arg) - 1]
             self.session.chat_id, self.model = chat["id"], chat["model"] or self.model
             for m in self.rest.chat(chat["id"])["messages"][-6:]:
-                self.console.print(f"{m['role']}: {m['content']}", style="dim" if m["role"] == "user" else None)
+                self.console.print(f"{m['role']}: {m['content']}", style="dim" if m["role"] == "user" else None,
+                                   markup=False)
         else:
             self.console.print(HELP)
         return True
