@@ -1,0 +1,89 @@
+"""The functions' environment variables, merged and applied to this process.
+
+Order, later wins:
+1. each function's Globals + own `Environment.Variables` from the template (variables whose
+   value only exists in AWS, such as `!GetAtt Database.Endpoint.Address`, are dropped);
+2. an env-vars file in `sam local --env-vars` format: `{"Parameters": {...}}` for every
+   function, `{"<LogicalId>": {...}}` for one (unlike sam, variables the template does not
+   declare are added too);
+3. keyword overrides from the caller (`--env KEY=VALUE`);
+4. always: `OMNICHAT_ENV=local` and `OMNICHAT_WS_ENDPOINT=http://HOST:PORT/<stage>`.
+
+All functions share one process, so the merged variables go into os.environ once, at
+start: a variable that two functions set differently takes the value of the function
+that comes later in the template (a warning says so).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .spec import GatewaySpec
+
+log = logging.getLogger("local.gateway")
+
+
+def read_env_vars_file(path: str | Path | None) -> dict[str, dict[str, str]]:
+    if not path:
+        return {}
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"{path}: expected {{\"Parameters\": {{...}}, \"<LogicalId>\": {{...}}}}")
+    return {section: {str(k): _str(v) for k, v in values.items()} for section, values in data.items()}
+
+
+def merged_environment(spec: GatewaySpec, env_vars: dict[str, dict[str, str]] | None = None,
+                       overrides: dict[str, str] | None = None) -> dict[str, str]:
+    env_vars = env_vars or {}
+    merged: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for logical_id, fn in spec.functions.items():
+        own = {**fn.environment, **env_vars.get("Parameters", {}), **env_vars.get(logical_id, {})}
+        for key, value in own.items():
+            if key in merged and merged[key] != value:
+                log.warning("%s sets %s differently from %s; one process, one value: %s's is used",
+                            logical_id, key, origin[key], logical_id)
+            merged[key], origin[key] = value, logical_id
+    merged.update(env_vars.get("Parameters", {}))
+    merged.update({k: _str(v) for k, v in (overrides or {}).items()})
+    return merged
+
+
+def dropped_variables(spec: GatewaySpec, env: dict[str, str]) -> list[str]:
+    """Template variables that had no local value and got none from the overrides."""
+    return sorted({name for fn in spec.functions.values() for name in fn.unresolved_env if name not in env})
+
+
+def apply(env: dict[str, str], region: str, ws_endpoint: str) -> None:
+    """Set the merged variables, the emulator's own and what Lambda always provides."""
+    os.environ.update(env)
+    os.environ["OMNICHAT_ENV"] = "local"
+    os.environ["OMNICHAT_WS_ENDPOINT"] = ws_endpoint
+    os.environ.setdefault("AWS_REGION", region)
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
+    if not _aws_credentials_configured():
+        # The handlers' boto3 clients sign their @connections calls; the emulator ignores the
+        # signature but botocore refuses to send without credentials. Real credentials, when
+        # configured (hybrid mode), are left alone.
+        os.environ["AWS_ACCESS_KEY_ID"] = "local"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def _aws_credentials_configured() -> bool:
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE") \
+            or os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") or os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        return True
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    files = [os.environ.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"),
+             os.environ.get("AWS_CONFIG_FILE", home / ".aws" / "config")]
+    return any(Path(f).is_file() for f in files)
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

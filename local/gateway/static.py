@@ -1,0 +1,36 @@
+"""The built web page (e.g. frontend/dist) at `/`, as S3 + CloudFront serve it in AWS:
+files by path, `index.html` for `/`, and for an unknown path that names no file (no
+extension, e.g. `/chats/123`) `index.html` again, so the single-page app's router takes it.
+Paths under an API route's first segment (`/api`, `/v1`) never fall back: they stay 404s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.responses import FileResponse, Response
+
+
+class StaticSite:
+    def __init__(self, directory: str | Path, api_prefixes: set[str] | frozenset[str] = frozenset()) -> None:
+        self.root = Path(directory).resolve()
+        self.api_prefixes = api_prefixes  # first path segments of API routes: never the SPA
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"--static {directory}: no such directory")
+
+    def response(self, method: str, path: str) -> Response | None:
+        if method not in ("GET", "HEAD"):
+            return None
+        relative = path.lstrip("/")
+        candidate = (self.root / relative).resolve()
+        if candidate != self.root and self.root not in candidate.parents:
+            return None  # ../ escapes
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if candidate.is_file():
+            return FileResponse(candidate)
+        index = self.root / "index.html"
+        last = relative.rsplit("/", 1)[-1]
+        is_api = relative.split("/", 1)[0] in self.api_prefixes
+        if "." not in last and not is_api and index.is_file():
+            return FileResponse(index, headers={"cache-control": "no-cache"})
+        return None
