@@ -1,4 +1,5 @@
-"""Who is calling the gateway: `Authorization: Bearer <API key>` (or a session token).
+"""Who is calling the gateway: `Authorization: Bearer <API key>` (or a session token;
+`x-api-key: <API key>` is accepted too).
 
 Checked against the database on every request (`omnichat.auth.users.authenticate`), so
 a revoked key (401) or an account set back to pending (403) is refused at once. The
@@ -31,10 +32,11 @@ def jwt_secret(request: Request) -> str:
 
 
 def bearer(request: Request) -> str | None:
+    """`Authorization: Bearer <credential>`, or `x-api-key: <key>` as some clients send it."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key", "").strip() or None
 
 
 def active_principal(request: Request) -> Principal:

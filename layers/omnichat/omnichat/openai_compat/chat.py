@@ -81,27 +81,27 @@ async def open_stream(log: CallLog, provider: Any, request: ChatRequest
 
 async def sse(log: CallLog, chunks: Chunks, first: StreamEvent,
               events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-    outcome, finish, code = "stopped", None, None
+    """The answer's events; the call is logged before its last event is sent, so a client
+    that has read the whole stream can already see its usage row."""
     try:
         yield chunks.start()
         event = first
         while not isinstance(event, Finish):
             yield chunks.event(event)
             event = await events.__anext__()
-        finish = event
-        outcome = "complete"
+        await log.record("complete", event)
         yield chunks.finish(event)
     except Exception as exc:  # mid-stream: an error event, then the end of the stream
         if isinstance(exc, StopAsyncIteration):
             exc = ProviderError("the model's stream ended without finishing")
         error = from_exception(exc)
-        outcome, code = "error", error.code or type(exc).__name__
+        await log.record("error", error_code=error.code or type(exc).__name__)
         yield error.sse()
     finally:
         with anyio.CancelScope(shield=True):
             with contextlib.suppress(Exception):
                 await events.aclose()  # type: ignore[attr-defined]
-            await log.record(outcome, finish, code)
+            await log.record("stopped")  # the client went away (no-op once recorded)
 
 
 class EventStream(StreamingResponse):

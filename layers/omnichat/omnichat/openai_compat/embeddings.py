@@ -20,10 +20,11 @@ MAX_INPUTS = 2048
 
 
 def texts(body: EmbeddingsBody) -> list[str]:
-    values = [body.input] if isinstance(body.input, str) else list(body.input)
-    if not values:
+    raw: list[Any] = [body.input] if isinstance(body.input, str) else list(body.input)
+    if not raw:
         raise invalid("input", "'input' must not be empty.", code="invalid_value")
-    if not all(isinstance(v, str) for v in values):
+    values = [v for v in raw if isinstance(v, str)]
+    if len(values) != len(raw):
         raise invalid("input", "Token arrays are not supported: send 'input' as text.", code="unsupported_value")
     if len(values) > MAX_INPUTS:
         raise invalid("input", f"'input' takes at most {MAX_INPUTS} texts.", code="invalid_value")

@@ -24,7 +24,7 @@ from .errors import GatewayError, invalid
 
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
                  "image/webp": "webp"}
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*),(?P<data>.*)$", re.S)
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*),(?P<data>.*)$", re.DOTALL)
 
 
 def convert(messages: list[dict[str, Any]]) -> tuple[str | None, tuple[Message, ...]]:
@@ -63,7 +63,7 @@ def convert(messages: list[dict[str, Any]]) -> tuple[str | None, tuple[Message, 
                           "'developer', 'user', 'assistant' or 'tool'.", code="invalid_value")
     flush_results()
     if not turns:
-        raise invalid("messages", "'messages' must contain at least one user message.", code="invalid_value")
+        raise invalid("messages", "'messages' must contain a user, assistant or tool message.", code="invalid_value")
     return ("\n\n".join(system) or None), tuple(turns)
 
 

@@ -44,6 +44,9 @@ def chat_request(body: ChatCompletionBody, model: ResolvedModel, reasoning_budge
 def unsupported(body: ChatCompletionBody) -> None:
     if body.n not in (None, 1):
         raise invalid("n", "Only n=1 is supported.", code="unsupported_value")
+    if body.stream_options is not None and not body.stream:
+        raise invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.",
+                      code="invalid_value")
     if body.logprobs:
         raise invalid("logprobs", "logprobs are not supported by this server.", code="unsupported_value")
 

@@ -7,7 +7,7 @@ meaning, and their errors, are messages.py's business."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,9 +57,9 @@ class ChatCompletionBody(_Body):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    stop: Union[str, list[str], None] = None
+    stop: str | list[str] | None = None
     tools: list[ToolDef] | None = Field(default=None, max_length=128)
-    tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     reasoning_effort: ReasoningEffort | None = None
     n: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
@@ -68,7 +68,7 @@ class ChatCompletionBody(_Body):
 
 class EmbeddingsBody(_Body):
     model: str = Field(min_length=1, max_length=300)
-    input: Union[str, list[str], list[int], list[list[int]]]
+    input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = "float"
     dimensions: int | None = Field(default=None, ge=1)
 
@@ -88,4 +88,4 @@ def parse(model: type[_Body], raw: bytes) -> Any:
         errors = exc.errors(include_url=False)
         if errors and errors[0].get("type") == "model_type":  # valid JSON, but not an object
             raise GatewayError(400, "The request body must be a JSON object", code="invalid_json") from None
-        raise from_validation(errors, _FIELDS) from None
+        raise from_validation([dict(e) for e in errors], _FIELDS) from None

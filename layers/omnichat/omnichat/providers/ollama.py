@@ -11,6 +11,8 @@ timeout is `ProviderTimeout`, HTTP statuses and `{"error"}` lines map as in `_er
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import base64
 import json
 import re
@@ -54,6 +56,13 @@ _CONTEXT_TOO_LONG = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: building one costs milliseconds of CPU (it loads the CA
+    bundle), and a client is made per event loop, i.e. per Lambda invocation."""
+    return ssl.create_default_context()
+
+
 class OllamaProvider:
     name = PROVIDER
 
@@ -85,7 +94,8 @@ class OllamaProvider:
                     pool=s.provider_connect_timeout_s,
                 ),
                 # Retries only connection failures, before any byte is sent: always safe.
-                transport=self._transport or httpx.AsyncHTTPTransport(retries=max(0, s.provider_max_attempts - 1)),
+                transport=self._transport or httpx.AsyncHTTPTransport(
+                    retries=max(0, s.provider_max_attempts - 1), verify=_ssl_context()),
             )
             self._client_loop = loop
         return self._client
