@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,29 +35,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "omnichat")]
 
+from local.serve import free_port, start_process  # noqa: E402
+
 MODEL_ID = "amazon.nova-micro-v1:0"  # up to 10,000 output tokens
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def start(cmd: list[str], port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not start")
 
 
 def cpu_ms(pid: int) -> float:
@@ -135,7 +118,6 @@ def main() -> None:
     import boto3
     import openai
     from botocore.config import Config
-
     from omnichat.config import Settings
 
     home = Path(tempfile.mkdtemp(prefix="omnichat-gw-bench-"))
@@ -148,14 +130,14 @@ def main() -> None:
     base_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'omnichat'}", **aws}
     bedrock_port, gateway_port = free_port(), free_port()
     bedrock_url = f"http://127.0.0.1:{bedrock_port}"
-    emulator = start([sys.executable, "-m", "local.bedrock", "--port", str(bedrock_port), "--log-level", "warning"],
-                     bedrock_port, base_env)
+    emulator = start_process([sys.executable, "-m", "local.bedrock", "--port", str(bedrock_port), "--log-level", "warning"],
+                             bedrock_port, base_env)
     gateway_env = {**base_env, "DATABASE_URL": database_url, "OMNICHAT_HOME": str(home), "OMNICHAT_JWT_SECRET": secret,
                    "OMNICHAT_OLLAMA_ENABLED": "false", "OMNICHAT_BEDROCK_ENABLED": "true",
                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url, "AWS_ENDPOINT_URL_BEDROCK": bedrock_url}
-    gateway = start([sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(gateway_port),
-                     "--log-level", "warning", "--no-access-log"], gateway_port, gateway_env,
-                    cwd=ROOT / "functions" / "gateway")
+    gateway = start_process([sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(gateway_port),
+                             "--log-level", "warning", "--no-access-log"], gateway_port, gateway_env,
+                            cwd=ROOT / "functions" / "gateway")
     try:
         os.environ.update(aws)
         client = boto3.client("bedrock-runtime", endpoint_url=bedrock_url,

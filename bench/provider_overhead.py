@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,34 +28,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "omnichat")]
 
-from local import models  # noqa: E402
-from local.engines import LlamaEngine  # noqa: E402
 from omnichat.config import Settings  # noqa: E402
 from omnichat.providers.bedrock import BedrockProvider  # noqa: E402
 from omnichat.providers.ollama import OllamaProvider  # noqa: E402
 from omnichat.providers.types import ChatRequest, Finish, Message, TextDelta  # noqa: E402
 
+from local import models  # noqa: E402
+from local.engines import LlamaEngine  # noqa: E402
+from local.serve import free_port, start_process  # noqa: E402
+
 PROMPT = "Write a short story about a robot who learns to paint. Use simple words."
 OLLAMA_MODEL, BEDROCK_MODEL = "smollm2:135m", "local.smollm2-135m"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def start(cmd: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not start")
 
 
 def direct_run(engine: LlamaEngine, max_tokens: int) -> tuple[float, float, int]:
@@ -103,9 +88,9 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")})
     o_port, b_port = free_port(), free_port()
     servers = [
-        start([sys.executable, "-m", "local.ollama", "--port", str(o_port), "--models-dir", str(models_dir),
+        start_process([sys.executable, "-m", "local.ollama", "--port", str(o_port), "--models-dir", str(models_dir),
                "--keep-alive", "-1", "--log-level", "warning"], o_port, env),
-        start([sys.executable, "-m", "local.bedrock", "--port", str(b_port), "--gguf", str(gguf),
+        start_process([sys.executable, "-m", "local.bedrock", "--port", str(b_port), "--gguf", str(gguf),
                "--log-level", "warning"], b_port, env),
     ]
     try:

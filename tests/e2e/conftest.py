@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,14 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local.serve import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = ROOT / ".omnichat" / "models"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Output:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from omnichat.auth.principal import Principal
 from omnichat.auth.users import authenticate
 from omnichat.config import Settings
-from omnichat.db.engine import session_factory
+from omnichat.db.engine import session_scope
 from omnichat.errors import Forbidden, Unauthorized
 
 
@@ -22,16 +22,10 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One unit of work per request, committed before the response is sent."""
-    session = session_factory(request.app.state.settings.resolved_database_url)()
-    try:
+    """One unit of work per request, committed before the response is sent (the
+    dependency is function-scoped, see `DB`)."""
+    with session_scope(request.app.state.settings.resolved_database_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]

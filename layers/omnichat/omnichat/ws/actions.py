@@ -109,9 +109,7 @@ async def send(s: WsSession, frame: schemas.Send) -> None:
         await answers.replay(s, replay_of)
         return
     assert prepared is not None
-    await s.ack(frame.action, chat_id=prepared.chat_id, user_message_id=prepared.question_id,
-                assistant_message_id=prepared.answer_id, created=True)
-    await answers.stream_answer(s, prepared)
+    await answers.acknowledge_and_stream(s, frame.action, prepared)
 
 
 async def edit(s: WsSession, frame: schemas.Edit) -> None:
@@ -126,9 +124,7 @@ async def edit(s: WsSession, frame: schemas.Edit) -> None:
         answers.ensure_idle(db, chat)
         question, created = tree.edit(db, chat, original.id, frame.content, frame.client_message_id)
         prepared = answers.start_answer(db, s, chat, question, model, {})
-    await s.ack(frame.action, chat_id=prepared.chat_id, user_message_id=prepared.question_id,
-                assistant_message_id=prepared.answer_id, created=created)
-    await answers.stream_answer(s, prepared)
+    await answers.acknowledge_and_stream(s, frame.action, prepared, created)
 
 
 async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
@@ -143,9 +139,7 @@ async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
         model = answers.resolve_model(db, s, chat, frame.model or (target.model if target.role == "assistant" else None))
         answers.ensure_idle(db, chat)
         prepared = answers.start_answer(db, s, chat, question, model, {})
-    await s.ack(frame.action, chat_id=prepared.chat_id, user_message_id=prepared.question_id,
-                assistant_message_id=prepared.answer_id, created=True)
-    await answers.stream_answer(s, prepared)
+    await answers.acknowledge_and_stream(s, frame.action, prepared)
 
 
 async def stop(s: WsSession, frame: schemas.Stop) -> None:

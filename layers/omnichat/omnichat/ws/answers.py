@@ -81,6 +81,13 @@ def start_answer(db: Session, s: WsSession, chat: Chat, question: Message, model
                     question=question.content)
 
 
+async def acknowledge_and_stream(s: WsSession, action: str, p: Prepared, created: bool = True) -> None:
+    """Tell the client which messages its request made, then stream the answer."""
+    await s.ack(action, chat_id=p.chat_id, user_message_id=p.question_id, assistant_message_id=p.answer_id,
+                created=created)
+    await stream_answer(s, p)
+
+
 async def stream_answer(s: WsSession, p: Prepared) -> None:
     await s.send({"type": "message.started", "chat_id": p.chat_id, "message_id": p.answer_id,
                   "parent_id": p.question_id, "model": p.model.id})
