@@ -75,7 +75,7 @@ def client(stack, *args: str) -> tuple[subprocess.Popen, Output]:
     return process, Output(process.stdout)
 
 
-def test_terminal_client_chats_stops_with_ctrl_c_and_lists_chats(stack):
+def test_terminal_client_chats_stops_regenerates_edits_and_lists_chats(stack):
     stack.sign_up("tty@example.com")
     process, out = client(stack, "--email", "tty@example.com")
     try:
@@ -86,11 +86,11 @@ def test_terminal_client_chats_stops_with_ctrl_c_and_lists_chats(stack):
         time.sleep(1.0)
         process.send_signal(signal.SIGINT)  # stops the answer, not the client
         out.wait_for("[stopped", 10)
-        process.stdin.write(b"a short one [[tokens=5]]\n/chats\n/quit\n")
+        process.stdin.write(b"a short one [[tokens=5]]\n/retry\n/edit reworded [[echo=1]]\n/chats\n/quit\n")
         process.stdin.flush()
         assert process.wait(30) == 0
         text = out.text
-        assert "[complete · 5 tokens" in text and "1. " in text
+        assert text.count("[complete · 5 tokens") == 2 and "reworded" in text.split("/edit")[-1] and "1. " in text
     finally:
         process.kill()
 

@@ -47,6 +47,7 @@ class Session:
         self.backoff_s = backoff_s
         self.ws: Any = None
         self.chat_id: str | None = None
+        self.question_id: str | None = None  # the last question sent (for /edit)
         self.answer: Answer | None = None
         self.done = asyncio.Event()
         self.closing = False
@@ -69,17 +70,36 @@ class Session:
         frame.setdefault("request_id", f"r{next(self._ids)}")
         await self.ws.send(json.dumps(frame))
 
-    async def ask(self, content: str, model: str | None) -> Answer | None:
+    async def _answered(self, frame: dict[str, Any]) -> Answer | None:
+        """Send a frame that produces an answer and wait until it has ended."""
         self.done.clear()
         self.answer = None
+        await self.send(frame)
+        await self.done.wait()
+        return self.answer
+
+    async def ask(self, content: str, model: str | None) -> Answer | None:
         frame: dict[str, Any] = {"action": "chat.send", "content": content, "client_message_id": uuid.uuid4().hex}
         if self.chat_id:
             frame["chat_id"] = self.chat_id
         if model:
             frame["model"] = model
-        await self.send(frame)
-        await self.done.wait()
-        return self.answer
+        return await self._answered(frame)
+
+    async def regenerate(self, model: str | None) -> Answer | None:
+        """A new answer to the last question (the old one stays, as a sibling)."""
+        if self.chat_id is None or self.answer is None:
+            return None
+        frame = {"action": "chat.regenerate", "chat_id": self.chat_id, "message_id": self.answer.message_id}
+        return await self._answered({**frame, "model": model} if model else frame)
+
+    async def edit(self, content: str, model: str | None) -> Answer | None:
+        """Ask the last question again, reworded: a new branch of the chat."""
+        if self.chat_id is None or self.question_id is None:
+            return None
+        frame = {"action": "chat.edit", "chat_id": self.chat_id, "message_id": self.question_id, "content": content,
+                 "client_message_id": uuid.uuid4().hex}
+        return await self._answered({**frame, "model": model} if model else frame)
 
     async def stop(self) -> None:
         if self.answer is not None and self.answer.status == "streaming":
@@ -91,6 +111,7 @@ class Session:
         kind = event.get("type")
         if kind == "ack" and event.get("chat_id"):
             self.chat_id = event["chat_id"]
+            self.question_id = event.get("user_message_id") or self.question_id
         elif kind == "message.started":
             self.answer = Answer(event["chat_id"], event["message_id"])
         elif kind in ("delta", "message.snapshot") and self.answer and event["message_id"] == self.answer.message_id:

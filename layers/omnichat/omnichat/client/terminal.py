@@ -19,6 +19,8 @@ from omnichat.client.session import Session
 
 HELP = """Commands:
   /new            start a new chat
+  /retry          answer the last question again (the old answer is kept)
+  /edit <text>    reword the last question: a new branch of the chat
   /models         list the models you may use
   /model <id>     switch model (e.g. ollama/smollm2:135m)
   /chats          list your recent chats
@@ -59,6 +61,11 @@ class Terminal:
         elif kind == "reconnected":
             self.console.print("\n[reconnected; resuming]", style="dim", markup=False)
 
+    def _start_live(self) -> None:
+        if self.console.is_terminal:
+            self.live = Live(Markdown(""), console=self.console, refresh_per_second=12)
+            self.live.start()
+
     def _end_live(self) -> None:
         if self.live is not None:
             self.live.stop()
@@ -72,7 +79,7 @@ class Terminal:
         if name in ("quit", "exit", "q"):
             return False
         if name == "new":
-            self.session.chat_id = None
+            self.session.chat_id = self.session.question_id = None
             self.console.print("new chat", style="dim")
         elif name == "models":
             for m in self.rest.models():
@@ -108,18 +115,29 @@ class Terminal:
                     break
                 if not line:
                     continue
+                name, _, arg = line.partition(" ")
+                if name in ("/retry", "/edit"):
+                    self._start_live()
+                    answered = await (self.session.regenerate(self.model) if name == "/retry"
+                                      else self.session.edit(arg.strip(), self.model) if arg.strip() else _none())
+                    if answered is None:
+                        self._end_live()
+                        self.console.print("nothing to redo yet" if name == "/retry" else "usage: /edit <text>")
+                    continue
                 if line.startswith("/"):
                     if not self.command(line):
                         break
                     continue
-                if self.console.is_terminal:
-                    self.live = Live(Markdown(""), console=self.console, refresh_per_second=12)
-                    self.live.start()
+                self._start_live()
                 await self.session.ask(line, self.model)
         finally:
             self._end_live()
             loop.remove_signal_handler(signal.SIGINT)
             await self.session.close()
+
+
+async def _none() -> None:
+    return None
 
 
 def main(url: str, ws_url: str | None, api_key: str | None, email: str | None, model: str | None) -> int:
