@@ -36,6 +36,8 @@ class Settings:
     db_host: str = ""
     db_port: int = 5432
     db_name: str = "omnichat"
+    # TLS to PostgreSQL: on in AWS (RDS Proxy refuses clients without it), off locally.
+    db_tls: bool = False
     # JWT signing secret: the value itself, or a Secrets Manager ARN/name to fetch it from.
     jwt_secret: str = ""
     jwt_secret_arn: str = ""
@@ -94,6 +96,7 @@ class Settings:
             db_host=e.get("OMNICHAT_DB_HOST", ""),
             db_port=_int(e.get("OMNICHAT_DB_PORT"), 5432),
             db_name=e.get("OMNICHAT_DB_NAME", "omnichat"),
+            db_tls=_bool(e.get("OMNICHAT_DB_TLS"), e.get("OMNICHAT_ENV", "local") == "aws"),
             jwt_secret=e.get("OMNICHAT_JWT_SECRET", ""),
             jwt_secret_arn=e.get("OMNICHAT_JWT_SECRET_ARN", ""),
             access_token_ttl_s=_int(e.get("OMNICHAT_ACCESS_TOKEN_TTL"), 12 * 3600),

@@ -4,6 +4,7 @@ with pre-ping so a connection the proxy dropped while the function was frozen is
 
 from __future__ import annotations
 
+import ssl
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, tls: bool | None = None) -> Engine:
+    """`tls` (default: the `db_tls` setting) verifies the server's certificate against the
+    system's CAs, which include the Amazon roots RDS and RDS Proxy certificates chain to."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -35,8 +38,14 @@ def build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if tls is None:
+        from omnichat.config import get_settings
+
+        tls = get_settings().db_tls
+    connect_args = {"ssl_context": ssl.create_default_context()} if tls else {}
     return create_engine(
         url,
+        connect_args=connect_args,
         pool_size=2,
         max_overflow=3,
         pool_pre_ping=True,
