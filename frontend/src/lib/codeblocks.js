@@ -1,0 +1,75 @@
+// A Svelte action for rendered Markdown: each code block gets a header with its language
+// and a copy button, and (once the answer is complete) syntax highlighting, loaded lazily.
+let highlighter = null;
+
+function loadHighlighter() {
+  highlighter ??= import('./highlight.js').then((m) => m.default);
+  return highlighter;
+}
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // Not a secure context or no permission: the old way still works.
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+}
+
+function enhance(root, { highlight }) {
+  for (const pre of root.querySelectorAll('pre')) {
+    const code = pre.querySelector('code');
+    if (!code) continue;
+    if (!pre.parentElement.classList.contains('codeblock')) {
+      const lang = (/language-([\w+#.-]+)/.exec(code.className) || [])[1] || '';
+      const box = document.createElement('div');
+      box.className = 'codeblock';
+      const head = document.createElement('div');
+      head.className = 'codeblock-head';
+      const label = document.createElement('span');
+      label.textContent = lang || 'text';
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'copy-code';
+      button.textContent = 'Copy';
+      button.setAttribute('aria-label', `Copy code${lang ? ` (${lang})` : ''}`);
+      button.addEventListener('click', async () => {
+        const ok = await copyText(code.textContent);
+        button.textContent = ok ? 'Copied' : 'Copy failed';
+        setTimeout(() => (button.textContent = 'Copy'), 1500);
+      });
+      head.append(label, button);
+      pre.replaceWith(box);
+      box.append(head, pre);
+    }
+    if (highlight && !code.dataset.highlighted) {
+      loadHighlighter().then((hl) => {
+        if (code.isConnected && !code.dataset.highlighted) hl(code);
+      });
+    }
+  }
+}
+
+export function codeblocks(node, params) {
+  enhance(node, params);
+  return {
+    update(next) {
+      enhance(node, next);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// The model catalog as this user may use it, grouped by provider for the picker.
+import { api, qs } from './api.js';
+import { toastError } from './toasts.svelte.js';
+
+const LAST_KEY = 'omnichat.model';
+const PROVIDERS = { ollama: 'Ollama', bedrock: 'Bedrock' };
+
+export const catalog = $state({ models: [], unavailable: {}, loaded: false, loading: false });
+
+export async function loadModels({ refresh = false } = {}) {
+  catalog.loading = true;
+  try {
+    const data = await api.get('/api/models' + qs({ refresh: refresh || undefined }));
+    catalog.models = data.models;
+    catalog.unavailable = data.unavailable || {};
+    catalog.loaded = true;
+  } catch (err) {
+    toastError(err, 'Could not load the models');
+  } finally {
+    catalog.loading = false;
+  }
+}
+
+export function providerLabel(provider) {
+  return PROVIDERS[provider] || provider.charAt(0).toUpperCase() + provider.slice(1);
+}
+
+export function usableModels() {
+  return catalog.models.filter((m) => m.enabled);
+}
+
+/** [{provider, label, models}] in a stable order: Ollama, Bedrock, then others. */
+export function groupedModels(models = usableModels()) {
+  const groups = new Map();
+  for (const m of models) {
+    if (!groups.has(m.provider)) groups.set(m.provider, []);
+    groups.get(m.provider).push(m);
+  }
+  const rank = (p) => (p in PROVIDERS ? Object.keys(PROVIDERS).indexOf(p) : 99);
+  return [...groups.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([provider, list]) => ({
+      provider,
+      label: providerLabel(provider),
+      models: list.sort((a, b) => modelName(a).localeCompare(modelName(b))),
+    }));
+}
+
+export function modelName(m) {
+  return m.display_name || m.name || m.id;
+}
+
+export function modelLabel(id) {
+  const m = catalog.models.find((x) => x.id === id);
+  return m ? modelName(m) : id ? id.replace(/^[a-z]+\//, '') : '';
+}
+
+export function lastModel() {
+  try {
+    return localStorage.getItem(LAST_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+export function rememberModel(id) {
+  try {
+    localStorage.setItem(LAST_KEY, id);
+  } catch {
+    /* ignore */
+  }
+}
+
+/** The model a new chat starts with: the last one used if still there, else the first. */
+export function defaultModel() {
+  const last = lastModel();
+  if (!catalog.loaded) return last; // still loading: the last one used is the best guess
+  const usable = usableModels();
+  if (usable.some((m) => m.id === last)) return last;
+  return groupedModels(usable)[0]?.models[0]?.id || '';
+}
