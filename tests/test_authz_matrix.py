@@ -93,6 +93,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/models"): Row("active"),
     ("PATCH", "/api/models/{model_id}"): Row("admin", body=lambda w: {"enabled": True}),
     ("POST", "/api/models/pull"): Row("admin", body=lambda w: {"model": "ollama/nothing:1b"}),
+    ("GET", "/api/models/pulls"): Row("admin"),
     ("DELETE", "/api/models/{model_id}"): Row("admin", allowed=(503,)),
     ("GET", "/api/admin/users"): Row("admin"),
     ("POST", "/api/admin/users/{user_id}/approve"): Row("admin"),

@@ -63,6 +63,8 @@ class Settings:
     provider_read_timeout_s: float = 120.0
     provider_max_attempts: int = 4
     model_list_ttl_s: float = 30.0
+    # Model pulls go to the pull worker beside Ollama (on in AWS) instead of running in the caller.
+    pull_queue: bool = False
     # Streaming: a delta waits at most this long before it is posted (fewer posts vs. latency).
     coalesce_ms: int = 50
     extra: dict[str, str] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class Settings:
             provider_max_attempts=_int(e.get("OMNICHAT_PROVIDER_MAX_ATTEMPTS"), 4),
             model_list_ttl_s=float(e.get("OMNICHAT_MODEL_LIST_TTL", 30.0)),
             coalesce_ms=max(0, _int(e.get("OMNICHAT_COALESCE_MS"), 50)),
+            pull_queue=_bool(e.get("OMNICHAT_PULL_QUEUE"), e.get("OMNICHAT_ENV", "local") == "aws"),
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -224,3 +226,32 @@ class UploadPart(Base):
     part_count: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelPull(Base):
+    """A model pull run by the worker beside Ollama (ollama_service/omnichat_pull), which
+    writes its progress here: pulls can outlast any Lambda. At most one active pull per
+    model (a partial unique index)."""
+
+    __tablename__ = "model_pulls"
+    id: Mapped[str] = _id_column()
+    model: Mapped[str] = mapped_column(String(300))
+    # queued | running | success | error | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status_text: Mapped[str] = mapped_column(String(300), default="")
+    digest: Mapped[str | None] = mapped_column(String(100))
+    completed: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_model_pulls_status_created_at", "status", "created_at"),
+        Index("uq_model_pulls_active_model", "model", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
+    )

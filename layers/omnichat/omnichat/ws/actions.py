@@ -3,6 +3,7 @@ user's message before any model call, then streams."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -10,8 +11,8 @@ from sqlalchemy import delete, select
 
 from omnichat.chats import service, tree
 from omnichat.db.engine import session_scope
-from omnichat.db.models import Message, Stream, UploadPart, utcnow
-from omnichat.models import catalog
+from omnichat.db.models import Message, ModelPull, Stream, UploadPart, utcnow
+from omnichat.models import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.streaming import control
@@ -21,6 +22,7 @@ from omnichat.ws.session import WsError, WsSession
 
 PARTS_TTL = timedelta(minutes=10)
 PULL_PROGRESS_EVERY_S = 0.25
+PULL_POLL_S = 1.0  # how often a queued pull's row is read
 
 
 async def ping(s: WsSession, frame: schemas.Ping) -> None:
@@ -177,6 +179,9 @@ async def pull(s: WsSession, frame: schemas.Pull) -> None:
     provider_name, name = catalog.split_id(frame.model)
     if provider_name != "ollama" or not registry.enabled(s.settings, "ollama"):
         raise WsError("invalid_request", "model: only ollama/<name:tag> models can be pulled")
+    if s.settings.pull_queue:
+        await _relay_queued_pull(s, frame)
+        return
     await s.ack(frame.action, model=frame.model)
     provider = registry.get_provider(s.settings, "ollama")
     last_sent, last_status = 0.0, None
@@ -196,3 +201,35 @@ async def pull(s: WsSession, frame: schemas.Pull) -> None:
 
 HANDLERS = {"ping": ping, "chat.send": send, "chat.stop": stop, "chat.regenerate": regenerate, "chat.edit": edit,
             "chat.resume": resume, "model.pull": pull}
+
+
+async def _relay_queued_pull(s: WsSession, frame: schemas.Pull) -> None:
+    """Queue the pull for the worker beside Ollama and relay the progress it writes, until
+    the pull ends or this invocation nears its deadline (the pull goes on; sending
+    `model.pull` again attaches to it)."""
+    with session_scope(s.db_url) as db:
+        pull_id = pulls.request_pull(db, frame.model, s.principal.user_id).id
+    await s.ack(frame.action, model=frame.model, pull_id=pull_id)
+    last: tuple[object, ...] | None = None
+    while True:
+        with session_scope(s.db_url) as db:
+            row = db.get(ModelPull, pull_id)
+            state = (row.status, row.status_text, row.completed, row.total, row.error) if row else None
+        if state is None or state[0] == "cancelled":
+            raise WsError("pull_cancelled", "The pull was cancelled", model=frame.model)
+        status, text, completed, total, error = state
+        if state != last:
+            last = state
+            await s.send({"type": "model.pull.progress", "model": frame.model, "pull_id": pull_id,
+                          "status": text or status, "completed": completed, "total": total})
+        if status == "success":
+            catalog.invalidate_cache()
+            await s.send({"type": "model.pull.done", "model": frame.model, "pull_id": pull_id})
+            return
+        if status == "error":
+            raise WsError("pull_failed", error or "The pull failed", model=frame.model)
+        if s.deadline is not None and time.monotonic() > s.deadline - PULL_POLL_S:
+            await s.send({"type": "model.pull.progress", "model": frame.model, "pull_id": pull_id,
+                          "status": "continuing in the background", "completed": completed, "total": total})
+            return
+        await asyncio.sleep(PULL_POLL_S)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnichat.api.deps import DB, AppSettings, CurrentUser
 from omnichat.errors import BadRequest
-from omnichat.models import catalog
+from omnichat.models import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 
@@ -82,6 +82,14 @@ def _ollama_name(settings: Any, model_id: str) -> str:
     if not registry.enabled(settings, "ollama"):
         raise catalog.ModelNotAvailable("The ollama provider is not enabled on this server")
     return name
+
+
+@admin_router.get("/pulls")
+def list_pulls(db: DB, limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+    """Recent pulls run by the worker beside Ollama, newest first (AWS mode)."""
+    return [{"id": p.id, "model": p.model, "status": p.status, "status_text": p.status_text,
+             "completed": p.completed, "total": p.total, "error": p.error, "created_at": p.created_at,
+             "updated_at": p.updated_at, "finished_at": p.finished_at} for p in pulls.recent_pulls(db, limit)]
 
 
 @admin_router.post("/pull")
