@@ -35,19 +35,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dist() -> Path:
     return build_frontend()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = start_stack(tmp_path_factory.mktemp("stack"))
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(stack: Stack) -> dict[str, Any]:
     """The platform's first user (an admin), signed up over REST with the test model as
     their default. The first-user flow itself is tested through the page, on its own stack."""
@@ -56,7 +56,9 @@ def admin(stack: Stack) -> dict[str, Any]:
     return session
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is active, and every later test calling asyncio.run() would fail.
+@pytest.fixture(scope="package")
 def playwright_browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
