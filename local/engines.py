@@ -1,8 +1,9 @@
 """Text-generation engines shared by the local model servers (local/ollama, local/bedrock).
 
-An engine is synchronous and single-threaded (llama.cpp contexts are not thread-safe):
-servers run it on a worker thread and queue requests. `generate` yields `Piece`s; the
-last one has `stop_reason` set ("stop" | "length").
+An engine is synchronous: servers run it on worker threads and queue requests. It says
+how many requests it may serve at once in `max_parallel` (llama.cpp contexts are not
+thread-safe: 1). `generate` yields `Piece`s; the last one has `stop_reason` set
+("stop" | "length"). `embed` turns texts into raw (unnormalised) vectors.
 
 Engines: `DeterministicEngine` (tests and load benchmarks) and `LlamaEngine` (real GGUF
 models through llama-cpp-python). An engine may also have `close()` to free its memory.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,12 @@ class Piece:
     completion_tokens: int = 0  # set on the last piece only
 
 
+Embeddings = tuple[list[list[float]], int]  # (one raw vector per text, prompt tokens)
+
+
 class Engine(Protocol):
     name: str
+    max_parallel: int  # requests it may serve at once, each on its own thread
 
     def generate(
         self,
@@ -43,6 +49,11 @@ class Engine(Protocol):
         seed: int | None = None,
     ) -> Iterator[Piece]: ...
 
+    def embed(self, texts: Sequence[str], *, truncate: bool = True) -> Embeddings:
+        """Raw vectors; a text longer than the context is cut (`truncate`) or refused
+        (`ContextOverflow`)."""
+        ...
+
 
 _WORDS = (
     "the quick brown fox jumps over a lazy dog while streams of tokens flow through "
@@ -52,6 +63,23 @@ _WORDS = (
 # Directives a test can put in the last user message to shape the deterministic output.
 _DIRECTIVE = re.compile(r"\[\[(tokens|rate|echo)=([^\]]*)\]\]")
 
+EMBED_DIMENSIONS = 64  # the deterministic engine's embedding size
+
+
+def deterministic_vector(text: str, dimensions: int = EMBED_DIMENSIONS) -> list[float]:
+    """The deterministic engine's raw embedding of `text`: a hashed vector per word, summed,
+    plus one for the whole text, so texts sharing words are close and no two texts (nor
+    two orders of the same words) are equal. Not normalised: the server does that."""
+    total = _hashed(b"text:" + text.encode(), dimensions)
+    for word in re.findall(r"\w+", text.lower()):
+        total = [a + b for a, b in zip(total, _hashed(b"word:" + word.encode(), dimensions))]
+    return total
+
+
+def _hashed(data: bytes, dimensions: int) -> list[float]:
+    raw = hashlib.shake_256(data).digest(2 * dimensions)
+    return [v / 32768 for v in struct.unpack(f"<{dimensions}h", raw)]  # in [-1, 1), exact
+
 
 class DeterministicEngine:
     """A fast, repeatable engine for tests and load benchmarks.
@@ -60,13 +88,17 @@ class DeterministicEngine:
     Directives in the last user message: `[[tokens=N]]` (length, default
     `default_tokens`), `[[rate=R]]` (tokens per second; default `tokens_per_second`,
     0 = as fast as possible), `[[echo=1]]` (answer with the user's text instead).
+    A token of the prompt is a word; `context_length` words fit. Embeddings are
+    `deterministic_vector`s. Pure Python with no shared state, so thread-safe.
     """
 
     name = "deterministic"
+    max_parallel = 256
 
-    def __init__(self, default_tokens: int = 24, tokens_per_second: float = 0.0) -> None:
+    def __init__(self, default_tokens: int = 24, tokens_per_second: float = 0.0, context_length: int = 1 << 20) -> None:
         self.default_tokens = default_tokens
         self.tokens_per_second = tokens_per_second
+        self.context_length = context_length
 
     def generate(
         self,
@@ -83,6 +115,8 @@ class DeterministicEngine:
         n = int(directives.get("tokens", self.default_tokens))
         rate = float(directives.get("rate", self.tokens_per_second))
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        if prompt_tokens > self.context_length:
+            raise ContextOverflow(f"Requested tokens ({prompt_tokens}) exceed context window of {self.context_length}")
         if directives.get("echo"):
             tokens = [w + " " for w in _DIRECTIVE.sub("", last_user).split()]
         else:
@@ -116,6 +150,19 @@ class DeterministicEngine:
             yield Piece(text_so_far[sent:])
         yield Piece("", stop_reason, prompt_tokens, limit)
 
+    def embed(self, texts: Sequence[str], *, truncate: bool = True) -> Embeddings:
+        vectors, tokens = [], 0
+        for text in texts:
+            words = text.split()
+            if len(words) > self.context_length:
+                if not truncate:
+                    raise ContextOverflow(f"Requested tokens ({len(words)}) exceed context window of {self.context_length}")
+                words = words[: self.context_length]
+                text = " ".join(words)
+            vectors.append(deterministic_vector(text))
+            tokens += len(words)
+        return vectors, tokens
+
 
 def _stop_prefix_len(text: str, stop: Sequence[str]) -> int:
     """Length of the longest suffix of `text` that is a proper prefix of a stop sequence."""
@@ -128,7 +175,11 @@ def _stop_prefix_len(text: str, stop: Sequence[str]) -> int:
     return best
 
 
-class ContextOverflow(ValueError):
+class BadInput(ValueError):
+    """The engine cannot take this input: the client's mistake."""
+
+
+class ContextOverflow(BadInput):
     """The prompt does not fit in the model's context window."""
 
 
@@ -136,8 +187,12 @@ class LlamaEngine:
     """A GGUF model run by llama.cpp (llama-cpp-python), prompted with its own chat template.
 
     Not thread-safe: one instance belongs to one worker thread. `llama_cpp` is imported
-    here, when a model is loaded, so nothing else pays for it.
+    here, when a model is loaded, so nothing else pays for it. Embeddings use a second
+    context, made on the first `embed` (a context is either for embeddings or not); the
+    weights are memory-mapped, so the two share them.
     """
+
+    max_parallel = 1
 
     def __init__(
         self,
@@ -150,6 +205,9 @@ class LlamaEngine:
         from llama_cpp import Llama
 
         self.name = name or Path(model_path).stem
+        self._path = str(model_path)
+        self._n_threads = n_threads
+        self._embedder: Any = None  # the embedding context, made on first use
         # n_threads None: llama-cpp-python's default, half the CPUs. All of them is faster on
         # an idle machine (2 vCPUs: 39 → 70 tokens/s) but collapses when other work shares
         # the CPUs (llama.cpp threads spin), so that is left to OMNICHAT_LLAMA_THREADS.
@@ -215,5 +273,47 @@ class LlamaEngine:
         stop_reason = "length" if finish_reason == "length" else "stop"
         yield Piece("", stop_reason, self._prompt_tokens, self._sampled_tokens)
 
+    def embed(self, texts: Sequence[str], *, truncate: bool = True) -> Embeddings:
+        if not texts:
+            return [], 0
+        llm = self._embedding_context()
+        n_ctx = int(llm.n_ctx())
+        for text in texts:
+            n = len(llm.tokenize(text.encode()))
+            if n == 0:  # no BOS token and no text: llama.cpp would abort the process
+                raise BadInput("no input provided")
+            if n > n_ctx and not truncate:
+                raise ContextOverflow(f"Requested tokens ({n}) exceed context window of {n_ctx}")
+        # llama-cpp-python cuts each text to n_batch tokens, which is n_ctx here.
+        vectors, tokens = llm.embed(list(texts), truncate=True, return_count=True)
+        return [list(v) for v in vectors], int(tokens)
+
+    def _embedding_context(self) -> Any:
+        if self._embedder is None:
+            from llama_cpp import LLAMA_POOLING_TYPE_LAST, LLAMA_POOLING_TYPE_UNSPECIFIED, Llama
+
+            # An embedding model names its pooling in the GGUF; for a chat model Ollama takes
+            # the hidden state of the last token, which is LAST pooling.
+            meta = self.metadata
+            own = f"{meta.get('general.architecture', '')}.pooling_type" in meta
+            n_ctx = self.context_length
+            # n_batch: the longest text (llama-cpp-python cuts there). Embedding models may be
+            # non-causal and then need the whole text in one micro-batch (llama.cpp aborts
+            # otherwise); LAST pooling of a causal model is exact across micro-batches, and
+            # small ones are 2x faster on a long text.
+            self._embedder = Llama(
+                model_path=self._path,
+                n_ctx=n_ctx,
+                n_batch=n_ctx,
+                n_ubatch=n_ctx if own else min(512, n_ctx),
+                n_threads=self._n_threads,
+                embedding=True,
+                pooling_type=LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_LAST,
+                verbose=False,
+            )
+        return self._embedder
+
     def close(self) -> None:
         self._llm.close()
+        if self._embedder is not None:
+            self._embedder.close()

@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Sequence, Union
 
-from local.engines import ContextOverflow, DeterministicEngine, Engine, Piece
+from local.engines import ContextOverflow, Engine, Piece
 
 from .validation import ConverseCall, ToolDef
 
@@ -71,9 +71,9 @@ class EngineRunner:
     def __init__(self, engine: Engine, executor: Executor, *, shared: bool | None = None) -> None:
         self.engine = engine
         self.executor = executor
-        # The deterministic engine is stateless; anything else is assumed not thread-safe.
-        shared = isinstance(engine, DeterministicEngine) if shared is None else shared
-        self._gate = threading.BoundedSemaphore(64 if shared else 1)
+        # As many at once as the engine says it can serve (llama.cpp: one; see local/engines.py).
+        parallel = getattr(engine, "max_parallel", 1) if shared is None else (64 if shared else 1)
+        self._gate = threading.BoundedSemaphore(max(1, parallel))
 
     async def stream(self, turns: Sequence[dict], **params: Any) -> AsyncGenerator[Piece, None]:
         loop = asyncio.get_running_loop()

@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deterministic-rate", type=float, help="tokens/s of the test model (default: no delay)")
     parser.add_argument("--keep-alive", help="how long models stay loaded: 5m, 30s, -1 (default: $OLLAMA_KEEP_ALIVE)")
     parser.add_argument("--max-queue", type=int, help="waiting requests per model (default $OLLAMA_MAX_QUEUE or 512)")
+    parser.add_argument(
+        "--num-parallel", type=int, help="requests a model runs at once, within what its engine allows (llama: 1; "
+        "default $OLLAMA_NUM_PARALLEL or no cap)"
+    )
     parser.add_argument("--num-ctx", type=int, help="context length (default $OLLAMA_CONTEXT_LENGTH or 4096)")
     parser.add_argument(
         "--pull", action="append", default=[], metavar="MODEL", help="install MODEL (e.g. smollm2:135m) before serving"
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["keep_alive"] = keep_alive_seconds(args.keep_alive, config.keep_alive)
     if args.max_queue is not None:
         changes["max_queue"] = args.max_queue
+    if args.num_parallel is not None:
+        changes["num_parallel"] = args.num_parallel or None  # 0: no cap
     if args.num_ctx is not None:
         changes["num_ctx"] = args.num_ctx
     config = replace(config, **changes)  # type: ignore[arg-type]

@@ -22,6 +22,9 @@ class ServerConfig:
     deterministic_rate: float = 0.0  # tokens/s of the test model; 0 = as fast as possible
     keep_alive: float | None = 300.0  # seconds; None = forever (OLLAMA_KEEP_ALIVE, 5m)
     max_queue: int = 512  # waiting requests per model (OLLAMA_MAX_QUEUE)
+    # Requests a model runs at once (OLLAMA_NUM_PARALLEL), within what its engine allows:
+    # llama.cpp 1, the test model 256. None = the engine's own limit.
+    num_parallel: int | None = None
     max_loaded: int = 3  # OLLAMA_MAX_LOADED_MODELS
     num_ctx: int = 4096  # OLLAMA_CONTEXT_LENGTH
     num_threads: int | None = None  # llama.cpp threads (OMNICHAT_LLAMA_THREADS)
@@ -43,6 +46,7 @@ class ServerConfig:
             deterministic=engine == "deterministic",
             keep_alive=keep_alive_seconds(e.get("OLLAMA_KEEP_ALIVE"), 300.0),
             max_queue=num("OLLAMA_MAX_QUEUE", 512),
+            num_parallel=num("OLLAMA_NUM_PARALLEL", 0) or None,
             max_loaded=num("OLLAMA_MAX_LOADED_MODELS", 3),
             num_ctx=num("OLLAMA_CONTEXT_LENGTH", 4096),
             num_threads=num("OMNICHAT_LLAMA_THREADS", 0) or None,

@@ -29,7 +29,7 @@ async def chat(request: Request) -> Response:
         raise BadRequest("format (structured output) is not supported by this server")
     keep_alive = keep_alive_seconds(body.keep_alive, state.config.keep_alive)
     if not body.messages:  # Ollama's way to load (or, with keep_alive 0, unload) a model
-        reason = await _load_or_unload(state.scheduler, model, keep_alive)
+        reason = await load_or_unload(state.scheduler, model, keep_alive)
         return JSONResponse(_chat_line(model, "", done=True) | {"done_reason": reason})
     turns: list[ChatTurn] = [{"role": m.role, "content": m.content or ""} for m in body.messages]
     job, first = await _start(state.scheduler, model, turns, sampling(body.options), keep_alive)
@@ -49,7 +49,7 @@ async def generate(request: Request) -> Response:
         raise BadRequest(f"{model.name} does not support insert")
     keep_alive = keep_alive_seconds(body.keep_alive, state.config.keep_alive)
     if not body.prompt:
-        reason = await _load_or_unload(state.scheduler, model, keep_alive)
+        reason = await load_or_unload(state.scheduler, model, keep_alive)
         return JSONResponse(_generate_line(model, "", done=True) | {"done_reason": reason})
     turns: list[ChatTurn] = ([{"role": "system", "content": body.system}] if body.system else []) + [
         {"role": "user", "content": body.prompt}
@@ -98,7 +98,7 @@ def _check_capabilities(model: ServedModel, *, tools: bool, think: bool | str | 
         raise BadRequest(f"{model.name} does not support images")
 
 
-async def _load_or_unload(scheduler: Scheduler, model: ServedModel, keep_alive: float | None) -> str:
+async def load_or_unload(scheduler: Scheduler, model: ServedModel, keep_alive: float | None) -> str:
     if keep_alive == 0:
         scheduler.unload(model.name)
         return "unload"
@@ -113,9 +113,13 @@ async def _start(
     options: dict[str, Any],
     keep_alive: float | None,
 ) -> tuple[Job, Any]:
+    job = Job(turns, options, keep_alive, asyncio.get_running_loop())
+    return job, await first_event(scheduler, model, job)
+
+
+async def first_event(scheduler: Scheduler, model: ServedModel, job: Job) -> Any:
     """Queue the job and wait for its first event, so that a failure to load the model or
     to read the prompt is still an HTTP error status rather than a line in a 200 stream."""
-    job = Job(turns, options, keep_alive, asyncio.get_running_loop())
     scheduler.submit(model, job)
     try:
         first = await job.events.get()
@@ -124,7 +128,7 @@ async def _start(
         raise
     if isinstance(first, BaseException):
         raise first
-    return job, first
+    return first
 
 
 async def _pieces(job: Job, first: Any) -> AsyncIterator[Piece]:

@@ -75,6 +75,33 @@ class GenerateBody(_Generation):
     context: list[int] | None = None
 
 
+class EmbedBody(_Body):
+    input: Any = None  # str | list[str]: checked by `embed_inputs`, for Ollama's message
+    truncate: bool | None = None  # None: true
+    dimensions: int | None = None
+    options: Options = Field(default_factory=Options)
+    keep_alive: str | float | None = None
+
+
+class EmbeddingsBody(_Body):
+    """The legacy `/api/embeddings`: one prompt."""
+
+    prompt: str = ""
+    options: Options = Field(default_factory=Options)
+    keep_alive: str | float | None = None
+
+
+def embed_inputs(value: Any) -> list[str]:
+    """`/api/embed`'s `input` as a list; an empty string is no input (a load request)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise BadRequest("invalid input type")
+
+
 class ModelBody(_Body):
     verbose: bool = False
 

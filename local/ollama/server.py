@@ -1,5 +1,6 @@
 """The Ollama-compatible HTTP server: the app factory, the model-management routes, and
-error rendering. Generation lives in generation.py, model loading in scheduler.py.
+error rendering. Generation lives in generation.py, embeddings in embedding.py, model
+loading in scheduler.py.
 
 Every error is `{"error": "..."}` with Ollama's status: 400 bad request, 404 unknown model,
 503 queue full, 500 anything else.
@@ -22,10 +23,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from local import models
-from local.engines import ContextOverflow
+from local.engines import BadInput, ContextOverflow
 from local.models import InvalidModelName, ModelStore, normalize_name
 
-from . import generation
+from . import embedding, generation
 from .catalog import Catalog, LlamaSettings, show
 from .config import ServerConfig
 from .scheduler import DONE, QueueFull, Scheduler
@@ -59,7 +60,7 @@ def create_app(
     state = ServerState(
         config=cfg,
         catalog=Catalog(ModelStore(cfg.models_dir), LlamaSettings(cfg.num_ctx, cfg.num_threads), builtins),
-        scheduler=Scheduler(max_queue=cfg.max_queue, max_loaded=cfg.max_loaded),
+        scheduler=Scheduler(max_queue=cfg.max_queue, max_loaded=cfg.max_loaded, num_parallel=cfg.num_parallel),
     )
 
     @contextlib.asynccontextmanager
@@ -80,6 +81,8 @@ def create_app(
             Route("/api/ps", _guard(ps), methods=["GET"]),
             Route("/api/chat", _guard(generation.chat), methods=["POST"]),
             Route("/api/generate", _guard(generation.generate), methods=["POST"]),
+            Route("/api/embed", _guard(embedding.embed), methods=["POST"]),
+            Route("/api/embeddings", _guard(embedding.embeddings), methods=["POST"]),
             Route("/api/pull", _guard(pull), methods=["POST"]),
             Route("/api/delete", _guard(delete), methods=["DELETE"]),
         ],
@@ -94,7 +97,7 @@ def create_app(
 _STATUS: dict[type[Exception], int] = {
     BadRequest: 400,
     InvalidModelName: 400,
-    ContextOverflow: 400,
+    BadInput: 400,  # and ContextOverflow
     ModelNotFound: 404,
     QueueFull: 503,
 }

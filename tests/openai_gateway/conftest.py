@@ -6,8 +6,6 @@ PostgreSQL (`db_url`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import struct
 import zlib
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ OLLAMA_MODEL = "ollama/omnichat-test:latest"
 BEDROCK_MODEL = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
 THINKING_MODEL = "bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 TEXT_ONLY_MODEL = "bedrock/amazon.nova-micro-v1:0"
-EMBED_DIMENSIONS = 8
 
 
 def png_1x1() -> bytes:
@@ -39,41 +36,6 @@ def png_1x1() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00\xff")) \
         + chunk(b"IEND", b"")
-
-
-def fake_vector(text: str) -> list[float]:
-    digest = hashlib.sha256(text.encode()).digest()
-    return [b / 255 for b in digest[:EMBED_DIMENSIONS]]
-
-
-def with_embed(app: Any) -> Any:
-    """local/ollama has no `/api/embed` (yet): this ASGI wrapper answers it as Ollama does
-    (`{"model", "embeddings", "prompt_eval_count"}`), with vectors derived from the text,
-    and passes everything else to the real local server."""
-
-    async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/api/embed":
-            await app(scope, receive, send)
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = json.loads(body)
-        inputs = [request["input"]] if isinstance(request["input"], str) else request["input"]
-        if request["model"] != "omnichat-test:latest":
-            status, answer = 404, {"error": f"model \"{request['model']}\" not found, try pulling it first"}
-        else:
-            status, answer = 200, {"model": request["model"], "embeddings": [fake_vector(t) for t in inputs],
-                                   "prompt_eval_count": sum(len(t.split()) for t in inputs)}
-        data = json.dumps(answer).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": data})
-
-    return wrapper
 
 
 @dataclass
@@ -88,7 +50,7 @@ class Backends:
 
 @pytest.fixture(scope="module")
 def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
-    ollama = ServerThread(with_embed(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True)))
+    ollama = ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True))
     with ollama, ServerThread(bedrock_app()) as bedrock:
         yield Backends(ollama, bedrock)
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import ollama
 import pytest
 
+from local.engines import DeterministicEngine, LlamaEngine
 from local.ollama import create_app
+from local.ollama.testmodel import deterministic_model
 
 from conftest import SMOL, TEST_MODEL, ServerThread, cache_dir, expected_text
 
@@ -121,7 +124,7 @@ def test_bad_requests_are_400_with_an_error_object(det_server: ServerThread) -> 
 
 
 def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> None:
-    app = create_app(tmp_path, deterministic=True, max_queue=1)  # one running + one waiting
+    app = create_app(tmp_path, deterministic=True, max_queue=1)  # two requests at most
     with ServerThread(app) as server:
         slow = {"model": TEST_MODEL, "stream": False, "messages": [{"role": "user", "content": "[[tokens=10]] [[rate=10]]"}]}
 
@@ -136,6 +139,55 @@ def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> Non
 
 
 # ---- concurrency and model lifecycle -----------------------------------------------------
+def timed_chats(url: str, n: int, prompt: str, model: str = TEST_MODEL) -> tuple[float, list[int]]:
+    """Seconds for `n` simultaneous non-streamed chats to all finish, and their statuses."""
+    body = {"model": model, "stream": False, "messages": [{"role": "user", "content": prompt}]}
+
+    async def burst() -> tuple[float, list[int]]:
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=None)) as http:
+            start = time.perf_counter()
+            replies = await asyncio.gather(*(http.post("/api/chat", json=body) for _ in range(n)))
+            return time.perf_counter() - start, sorted(r.status_code for r in replies)
+
+    return asyncio.run(burst())
+
+
+class SerialEngine(DeterministicEngine):
+    max_parallel = 1  # as LlamaEngine: not thread-safe
+
+
+def test_the_test_model_answers_many_requests_at_once(det_server: ServerThread) -> None:
+    prompt = "many [[rate=20]] [[tokens=20]]"  # about one second each
+    one, _ = timed_chats(det_server.url, 1, prompt)
+    many, statuses = timed_chats(det_server.url, 50, prompt)
+    assert statuses == [200] * 50
+    assert 0.9 < one and many < 4 * one  # one at a time would take 50x
+
+
+def test_engines_that_are_not_thread_safe_still_serialise(tmp_path: Path) -> None:
+    assert LlamaEngine.max_parallel == 1
+    app = create_app(tmp_path, deterministic=True)
+    serial = replace(deterministic_model("serial:latest"), load=SerialEngine)
+    app.state.ollama.catalog.builtins[serial.name] = serial
+    with ServerThread(app) as server:
+        elapsed, statuses = timed_chats(server.url, 4, "[[rate=20]] [[tokens=6]]", model="serial")  # >= 0.25 s each
+        assert statuses == [200] * 4 and elapsed >= 4 * 0.25
+        runner = app.state.ollama.scheduler.runners[serial.name]
+        assert runner.parallel == 1 and len(runner._workers) == 1
+
+
+def test_num_parallel_caps_the_workers_and_the_queue_limit_stays(tmp_path: Path) -> None:
+    app = create_app(tmp_path, deterministic=True, num_parallel=2, max_queue=3)  # four requests at most
+    with ServerThread(app) as server:
+        ollama.Client(host=server.url).chat(model=TEST_MODEL, messages=[])  # loaded: its parallelism is known
+        elapsed, statuses = timed_chats(server.url, 4, "[[rate=20]] [[tokens=6]]")  # two, then two
+        assert statuses == [200] * 4 and elapsed >= 2 * 0.25
+        _, statuses = timed_chats(server.url, 6, "[[rate=10]] [[tokens=10]]")
+        assert statuses == [200] * 4 + [503] * 2
+        runner = app.state.ollama.scheduler.runners[TEST_MODEL]
+        assert runner.parallel == 2 and len(runner._workers) == 2
+
+
 def test_concurrent_chats_all_complete(det_server: ServerThread) -> None:
     prompts = [f"question {i} [[tokens=15]] [[rate=300]]" for i in range(4)]
 
@@ -303,10 +355,6 @@ class FailingEngine:
 
 
 def test_engine_failure_mid_stream_is_an_error_line_and_the_server_lives_on(tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    from local.ollama.testmodel import deterministic_model
-
     app = create_app(tmp_path, deterministic=True)
     broken = replace(deterministic_model("broken:latest"), load=FailingEngine)
     app.state.ollama.catalog.builtins[broken.name] = broken
