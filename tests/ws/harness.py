@@ -4,11 +4,13 @@ what each connection was sent)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -18,8 +20,10 @@ from omnichat.auth.principal import Principal
 from omnichat.db.engine import session_scope
 from tests.helpers import load_function
 
-API_ID, STAGE, REGION, ACCOUNT = "abc123", "prod", "us-east-1", "123456789012"
-DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SAMPLES = {name: json.loads((EVENTS / f"ws-{name}.json").read_text())
+           for name in ("authorizer-request", "connect", "message", "disconnect")}
+REGION, ACCOUNT = "us-east-1", "123456789012"
 FUNCTIONS = {name: load_function(name) for name in ("authorizer", "ws_connect", "ws_disconnect", "ws_chat")}
 
 
@@ -32,19 +36,21 @@ def _context(name: str, timeout_s: float = 900) -> SimpleNamespace:
         get_remaining_time_in_millis=lambda: int(max(0, timeout_s - (time.monotonic() - start)) * 1000))
 
 
-def request_context(connection_id: str, route_key: str, event_type: str, authorizer: dict | None) -> dict:
+def event_from(sample: str, connection_id: str, authorizer: dict | None, **fields: Any) -> dict:
+    """A copy of a captured-shape sample from events/, with this connection's values."""
+    event = copy.deepcopy(SAMPLES[sample])
+    rc = event["requestContext"]
     now = datetime.now(timezone.utc)
-    rc = {
-        "routeKey": route_key, "eventType": event_type, "extendedRequestId": uuid.uuid4().hex[:16],
-        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "messageDirection": "IN", "stage": STAGE,
-        "connectedAt": int(now.timestamp() * 1000) - 1000, "requestTimeEpoch": int(now.timestamp() * 1000),
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"}, "requestId": uuid.uuid4().hex[:16],
-        "domainName": DOMAIN, "connectionId": connection_id, "apiId": API_ID,
-        "messageId": None if event_type != "MESSAGE" else uuid.uuid4().hex[:16],
-    }
-    if authorizer is not None:
+    rc.update(connectionId=connection_id, requestId=uuid.uuid4().hex[:16], extendedRequestId=uuid.uuid4().hex[:16],
+              requestTime=now.strftime("%d/%b/%Y:%H:%M:%S +0000"), requestTimeEpoch=int(now.timestamp() * 1000))
+    if "messageId" in rc and rc["messageId"] is not None:
+        rc["messageId"] = uuid.uuid4().hex[:16]
+    if authorizer is None:
+        rc.pop("authorizer", None)
+    else:
         rc["authorizer"] = authorizer
-    return rc
+    event.update(fields)
+    return event
 
 
 class Harness:
@@ -63,13 +69,9 @@ class Harness:
             return tickets.issue(db, get_settings(), principal)[0]
 
     def authorize(self, ticket: str | None) -> dict:
-        event = {
-            "type": "REQUEST", "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/$connect",
-            "headers": {"Host": DOMAIN}, "multiValueHeaders": {"Host": [DOMAIN]},
-            "queryStringParameters": {"ticket": ticket} if ticket is not None else {},
-            "multiValueQueryStringParameters": {"ticket": [ticket]} if ticket is not None else {},
-            "stageVariables": {}, "requestContext": request_context("pending", "$connect", "CONNECT", None),
-        }
+        query = {"ticket": ticket} if ticket is not None else {}
+        event = event_from("authorizer-request", "pending=", None, queryStringParameters=query,
+                           multiValueQueryStringParameters={k: [v] for k, v in query.items()})
         return FUNCTIONS["authorizer"].handler(event, _context("authorizer"))
 
     def connect(self, principal: Principal) -> str:
@@ -78,24 +80,20 @@ class Harness:
         connection_id = uuid.uuid4().hex[:14] + "="
         authorizer = {"principalId": decision["principalId"], "integrationLatency": 12, **decision["context"]}
         self.contexts[connection_id] = authorizer
-        event = {"headers": {"Host": DOMAIN}, "multiValueHeaders": {"Host": [DOMAIN]},
-                 "queryStringParameters": {"ticket": "used"}, "isBase64Encoded": False,
-                 "requestContext": request_context(connection_id, "$connect", "CONNECT", authorizer)}
+        event = event_from("connect", connection_id, authorizer)
         assert FUNCTIONS["ws_connect"].handler(event, _context("ws_connect"))["statusCode"] == 200
         return connection_id
 
     def disconnect(self, connection_id: str) -> None:
-        rc = request_context(connection_id, "$disconnect", "DISCONNECT", self.contexts[connection_id])
-        rc.update(disconnectStatusCode=1001, disconnectReason="Going away")
-        FUNCTIONS["ws_disconnect"].handler({"headers": {"Host": DOMAIN}, "isBase64Encoded": False,
-                                            "requestContext": rc}, _context("ws_disconnect"))
+        event = event_from("disconnect", connection_id, self.contexts[connection_id])
+        FUNCTIONS["ws_disconnect"].handler(event, _context("ws_disconnect"))
         self.backend.delete_connection(quote(connection_id, safe=""))
 
     # ---- messages ---------------------------------------------------------------------
     def send_raw(self, connection_id: str, body: str | None, route_key: str = "$default",
                  binary: bool = False, timeout_s: float = 900) -> dict:
-        event = {"requestContext": request_context(connection_id, route_key, "MESSAGE", self.contexts[connection_id]),
-                 "body": body, "isBase64Encoded": binary}
+        event = event_from("message", connection_id, self.contexts[connection_id], body=body, isBase64Encoded=binary)
+        event["requestContext"]["routeKey"] = route_key
         return FUNCTIONS["ws_chat"].handler(event, _context("ws_chat", timeout_s))
 
     def send(self, connection_id: str, frame: dict[str, Any], **kw: Any) -> dict:
