@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("local", "hybrid", "offline-hybrid")
@@ -119,7 +120,11 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
             from local.ollama import create_app as ollama_app
 
             models_dir = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models"))
-            server = ServerThread(ollama_app(models_dir, deterministic=deterministic)).start()
+            app = ollama_app(models_dir, deterministic=deterministic)
+            try:  # where Ollama would be (OLLAMA_HOST, 11434 by default), so other tools find it
+                server = ServerThread(app, port=urlsplit(ollama_url).port or 11434).start()
+            except OSError:  # taken by something that is not Ollama
+                server = ServerThread(app).start()
             stack.stoppers.append(server.stop)
             ollama_url = server.url
             log(f"bundled model server (Ollama API) on {ollama_url}, models in {models_dir}")
