@@ -15,7 +15,7 @@ TEST_PG_URL ?= postgresql+pg8000://postgres@127.0.0.1:5432/test
 
 $(STAMP): pyproject.toml layers/omnichat/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip setuptools wheel
+	@$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[local,test]'
 	@touch $@
 

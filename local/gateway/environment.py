@@ -36,6 +36,9 @@ def read_env_vars_file(path: str | Path | None) -> dict[str, dict[str, str]]:
     return {section: {str(k): _str(v) for k, v in values.items()} for section, values in data.items()}
 
 
+ADAPTER_PREFIX = "AWS_LWA_"
+
+
 def merged_environment(spec: GatewaySpec, env_vars: dict[str, dict[str, str]] | None = None,
                        overrides: dict[str, str] | None = None) -> dict[str, str]:
     env_vars = env_vars or {}
@@ -44,7 +47,9 @@ def merged_environment(spec: GatewaySpec, env_vars: dict[str, dict[str, str]] | 
     for logical_id, fn in spec.functions.items():
         own = {**fn.environment, **env_vars.get("Parameters", {}), **env_vars.get(logical_id, {})}
         for key, value in own.items():
-            if key in merged and merged[key] != value:
+            # Lambda Web Adapter's own settings mean nothing here: the emulator serves
+            # those functions' ASGI apps directly.
+            if key in merged and merged[key] != value and not key.startswith(ADAPTER_PREFIX):
                 log.warning("%s sets %s differently from %s; one process, one value: %s's is used",
                             logical_id, key, origin[key], logical_id)
             merged[key], origin[key] = value, logical_id
