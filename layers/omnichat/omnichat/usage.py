@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from omnichat.db.models import UsageRecord
+from omnichat.db.models import UsageRecord, User
 
 
 @dataclass
@@ -42,10 +43,6 @@ def record(db: Session, call: CallRecord) -> None:
 
 def daily_totals(db: Session, since: datetime, by: str) -> list[dict[str, object]]:
     """Tokens and calls per UTC day and per model (`by="model"`) or per user (`by="user"`)."""
-    from sqlalchemy import func, select
-
-    from omnichat.db.models import User
-
     day = func.date(UsageRecord.created_at)
     key = UsageRecord.model if by == "model" else UsageRecord.user_id
     columns = [day.label("day"), key.label("key"), func.count().label("calls"),
