@@ -1,5 +1,6 @@
 """A Bedrock emulator on the real wire protocol: Bedrock Runtime Converse /
-ConverseStream (binary event stream) and the control plane's ListFoundationModels /
+ConverseStream (binary event stream), InvokeModel for Titan Text Embeddings V2
+(invoke.py), and the control plane's ListFoundationModels /
 ListInferenceProfiles, so unmodified boto3 clients work against it with `endpoint_url`.
 
     python -m local.bedrock --port 8766

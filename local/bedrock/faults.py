@@ -19,11 +19,10 @@ from .errors import ERROR_STATUS, canonical_code, stream_code
 
 FaultKind = Literal["error", "midstream", "stall", "corrupt"]
 
-RUNTIME_OPERATIONS = frozenset({"Converse", "ConverseStream"})
+# By default a fault strikes any runtime call; name `operations` to aim it.
+RUNTIME_OPERATIONS = frozenset({"Converse", "ConverseStream", "InvokeModel"})
 STREAM_OPERATIONS = frozenset({"ConverseStream"})
-ALL_OPERATIONS = frozenset(
-    {"Converse", "ConverseStream", "ListFoundationModels", "ListInferenceProfiles"}
-)
+ALL_OPERATIONS = RUNTIME_OPERATIONS | {"ListFoundationModels", "ListInferenceProfiles"}
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Engines are synchronous (llama.cpp contexts are not thread-safe), so each runs on a
 worker thread that feeds an asyncio queue; an engine that is not safe to share gets one
-request at a time. Converse and ConverseStream both consume `generate()`.
+request at a time. Converse and ConverseStream both consume `generate()`; InvokeModel
+on an embedding model uses `EngineRunner.embed`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Sequence, Union
 
-from local.engines import ContextOverflow, Engine, Piece
+from local.engines import ContextOverflow, Embeddings, Engine, Piece
 
 from .validation import ConverseCall, ToolDef
 
@@ -74,6 +75,21 @@ class EngineRunner:
         # As many at once as the engine says it can serve (llama.cpp: one; see local/engines.py).
         parallel = getattr(engine, "max_parallel", 1) if shared is None else (64 if shared else 1)
         self._gate = threading.BoundedSemaphore(max(1, parallel))
+
+    async def embed(self, texts: Sequence[str]) -> Embeddings:
+        """The engine's raw vectors and token count, computed on a worker thread under the
+        same gate as generation (a llama.cpp engine serves one request at a time)."""
+
+        def work() -> Embeddings:
+            with self._gate:
+                try:
+                    return self.engine.embed(list(texts), truncate=False)
+                except ContextOverflow as exc:
+                    raise PromptTooLong(str(exc)) from exc
+                except Exception as exc:  # reported as a model error
+                    raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def stream(self, turns: Sequence[dict], **params: Any) -> AsyncGenerator[Piece, None]:
         loop = asyncio.get_running_loop()

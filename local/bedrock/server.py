@@ -21,7 +21,7 @@ from starlette.responses import Response
 from local.engines import DeterministicEngine, Engine
 from local.serve import ServerThread
 
-from . import admin, control, runtime
+from . import admin, control, invoke, runtime
 from .catalog import DEFAULT_MODELS, LOCAL_GGUF_MODEL, Catalog, FoundationModel
 from .errors import AwsError
 from .generation import EngineRunner
@@ -75,7 +75,7 @@ def create_app(
         executor.shutdown(wait=False, cancel_futures=True)
 
     app = Starlette(
-        routes=runtime.routes + control.routes + admin.routes,
+        routes=runtime.routes + invoke.routes + control.routes + admin.routes,
         exception_handlers={AwsError: _aws_error, 404: _not_found, 405: _not_found},
         lifespan=lifespan,
     )

@@ -1,7 +1,7 @@
 """`/v1/embeddings` with the `openai` SDK, against the local Ollama server's `/api/embed`
 and its deterministic test model (the expected vectors come from the server's own
-function); the Bedrock provider has no embeddings yet (the emulator has no InvokeModel)
-and says so."""
+function), and against the Bedrock emulator's InvokeModel for Titan Text Embeddings V2;
+a Bedrock chat model still refuses embeddings."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import struct
 import openai
 import pytest
 
+from local.bedrock.invoke import normalise, resize
+from local.engines import deterministic_vector
 from local.ollama.testmodel import EMBED_DIMENSIONS, expected_embedding
 from tests.openai_gateway.conftest import BEDROCK_MODEL, OLLAMA_MODEL, usage_rows
 
@@ -60,3 +62,44 @@ def test_unsupported_inputs_and_models(oai, db_url):
     with pytest.raises(openai.NotFoundError):
         oai.embeddings.create(model="ollama/no-such-embedder:1b", input="hello")
     assert [r.outcome for r in usage_rows(db_url)] == ["error", "error"]
+
+
+TITAN_MODEL = "bedrock/amazon.titan-embed-text-v2:0"
+
+
+def titan(text: str, dimensions: int = 1024) -> list[float]:
+    """What the emulator's Titan V2 answers (the deterministic engine's vector, resized)."""
+    return normalise(resize(deterministic_vector(text), dimensions))
+
+
+@pytest.mark.parametrize("encoding_format", ["float", "base64"])
+def test_bedrock_titan_embeddings(oai, db_url, user, backends, encoding_format):
+    texts = ["the cat sat", "on the mat", "hello"]
+    r = oai.embeddings.create(model=TITAN_MODEL, input=texts, encoding_format=encoding_format)
+    assert r.model == TITAN_MODEL and [d.index for d in r.data] == [0, 1, 2]
+    for got, text in zip(r.data, texts):
+        vector = got.embedding
+        if encoding_format == "base64":
+            vector = list(struct.unpack("<1024f", base64.b64decode(vector)))
+            assert vector == float32(titan(text))
+        else:
+            assert vector == titan(text)
+    assert r.usage.prompt_tokens == 7 == r.usage.total_tokens  # inputTextTokenCount, summed
+    assert len(backends.emulator.journal.entries("InvokeModel")) == 3  # one text per call
+    [row] = usage_rows(db_url)
+    assert (row.outcome, row.input_tokens, row.provider) == ("complete", 7, "bedrock")
+
+
+def test_bedrock_titan_dimensions_and_errors(oai, db_url, backends):
+    r = oai.embeddings.create(model=TITAN_MODEL, input="hello", dimensions=256)  # SDK default: base64
+    assert len(r.data[0].embedding) == 256 and r.data[0].embedding == float32(titan("hello", 256))
+    assert backends.emulator.journal.last("InvokeModel")["body"] == {"inputText": "hello", "dimensions": 256}
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.embeddings.create(model=TITAN_MODEL, input="hello", dimensions=100)
+    assert "dimensions" in caught.value.message
+    with pytest.raises(openai.NotFoundError):
+        oai.embeddings.create(model="bedrock/amazon.titan-embed-text-v9:0", input="hello")
+    backends.emulator.faults.error("ThrottlingException", times=4, operations=frozenset({"InvokeModel"}))
+    with pytest.raises(openai.RateLimitError):
+        oai.embeddings.create(model=TITAN_MODEL, input="hello")
+    assert [r.outcome for r in usage_rows(db_url)] == ["complete", "error", "error", "error"]

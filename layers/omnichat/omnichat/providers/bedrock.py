@@ -365,10 +365,15 @@ class BedrockProvider:
 
     async def embed(self, model: str, inputs: list[str], *, dimensions: int | None = None
                     ) -> tuple[list[list[float]], int]:
-        """Not yet: Titan / Cohere embeddings need InvokeModel (`/model/{id}/invoke`),
-        which the local Bedrock emulator does not serve, so it could not be tested here."""
-        raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
-                             provider=PROVIDER)
+        """Vectors from an embedding model (Titan) through InvokeModel; a chat model is a
+        400. The code lives in bedrock_embed.py, loaded on the first call."""
+        from . import bedrock_embed
+
+        if not bedrock_embed.is_embedding_model(model):  # no client needed to say no
+            raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
+                                 provider=PROVIDER)
+        client = await asyncio.to_thread(self.client)  # creating it reads config files
+        return await bedrock_embed.embed(client, model, inputs, dimensions)
 
     async def list_models(self) -> list[ModelInfo]:
         return await asyncio.to_thread(self._list_models)

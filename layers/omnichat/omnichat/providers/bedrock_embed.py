@@ -1,0 +1,81 @@
+"""Bedrock embeddings through InvokeModel (`POST /model/{modelId}/invoke`), imported by
+`BedrockProvider.embed` on first use.
+
+Amazon Titan Text Embeddings take one text per call, so a batch is one `invoke_model` per
+text, run concurrently on worker threads (boto3 is blocking) and bounded so a large batch
+neither floods Bedrock's quota nor exhausts botocore's connection pool (10 by default).
+Throttling and transient failures are retried by botocore's adaptive retry mode, as for
+chat; what is left surfaces as a typed ProviderError (`map_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from .errors import InvalidRequest, ProviderError
+
+PROVIDER = "bedrock"
+MAX_CONCURRENT_CALLS = 8
+# Model ids (or profile ids / ARNs) Bedrock serves embeddings for.
+_EMBEDDING_MODEL = re.compile(r"titan-embed|cohere\.embed", re.IGNORECASE)
+_TITAN = re.compile(r"titan-embed", re.IGNORECASE)
+# Titan Text Embeddings V2 is the one Titan model that takes `dimensions`.
+_TITAN_V2 = re.compile(r"titan-embed-text-v2", re.IGNORECASE)
+
+
+def is_embedding_model(model: str) -> bool:
+    return bool(_EMBEDDING_MODEL.search(model))
+
+
+def titan_body(text: str, model: str, dimensions: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"inputText": text}
+    if dimensions is not None:
+        if not _TITAN_V2.search(model):
+            raise InvalidRequest(f"Model {model!r} does not accept 'dimensions'", provider=PROVIDER)
+        body["dimensions"] = dimensions  # Bedrock itself checks the value (256, 512, 1024)
+    return body
+
+
+def _read(response: dict[str, Any]) -> tuple[list[float], int]:
+    """The vector and its input token count from a Titan InvokeModel response."""
+    payload = json.loads(response["body"].read())
+    vector = payload.get("embedding")
+    if not isinstance(vector, list) or not vector:
+        raise ProviderError("Bedrock returned no embedding", provider=PROVIDER)
+    tokens = payload.get("inputTextTokenCount")
+    if tokens is None:  # Bedrock also reports it in a header on every InvokeModel
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        tokens = headers.get("x-amzn-bedrock-input-token-count", 0)
+    return [float(v) for v in vector], int(tokens)
+
+
+async def embed(client: Any, model: str, inputs: list[str], dimensions: int | None
+                ) -> tuple[list[list[float]], int]:
+    """One vector per input, in order, and the total input tokens."""
+    from .bedrock import map_error
+
+    if not is_embedding_model(model):
+        raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
+                             provider=PROVIDER)
+    if not _TITAN.search(model):  # Cohere's body (texts[], input_type) is not wired up yet
+        raise InvalidRequest(f"Model {model!r}: only Amazon Titan embedding models are supported "
+                             "on Bedrock by this server", provider=PROVIDER)
+    bodies = [json.dumps(titan_body(text, model, dimensions)) for text in inputs]
+    gate = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+
+    def call(body: str) -> tuple[list[float], int]:
+        try:
+            return _read(client.invoke_model(modelId=model, body=body, contentType="application/json",
+                                             accept="application/json"))
+        except Exception as exc:
+            raise map_error(exc) from exc
+
+    async def one(body: str) -> tuple[list[float], int]:
+        async with gate:
+            return await asyncio.to_thread(call, body)
+
+    results = await asyncio.gather(*(one(body) for body in bodies))
+    return [vector for vector, _ in results], sum(tokens for _, tokens in results)
