@@ -248,6 +248,9 @@ class LlamaEngine:
             "seed": seed if seed is not None else secrets.randbits(31),
             "max_tokens": max_tokens if max_tokens is not None and max_tokens > 0 else None,
             "stop": list(stop),
+            # Ollama's default (llama-cpp-python's is 1.0, off): without it, small models
+            # such as SmolLM2-135M fall into loops that only the context length ends.
+            "repeat_penalty": 1.1,
         }
         if temperature is not None:
             options["temperature"] = temperature

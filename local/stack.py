@@ -137,7 +137,10 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
         elif mode == "offline-hybrid":
             from local.bedrock import create_app as bedrock_app
 
-            bedrock = ServerThread(bedrock_app()).start()
+            # The real small model too (bedrock/local.smollm2-135m), so a hybrid chat gets a
+            # real answer; the catalogue's other models answer with the deterministic engine.
+            gguf = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models")) / "smollm2" / "135m.gguf"
+            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None)).start()
             stack.stoppers.append(bedrock.stop)
             env.update(OMNICHAT_BEDROCK_ENABLED="true", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url,
                        AWS_ENDPOINT_URL_BEDROCK=bedrock.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
