@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,10 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log(f"ready in {time.monotonic() - started:.1f} s")
     print(f"\n  OmniChat is running at {stack.url}/\n  WebSocket: {stack.ws_url}\n  Ctrl-C stops it.\n", flush=True)
-    stopped = threading.Event()
+    # The handler only records the signal: taking a lock in a signal handler (Event.set)
+    # deadlocks when the signal lands while the main thread holds that lock.
+    signals: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
+        signal.signal(sig, lambda signum, _frame: signals.append(signum))
+    while not signals:
+        signal.pause()
     log("stopping")
     stack.stop()
     return 0

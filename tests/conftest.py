@@ -88,9 +88,10 @@ def db_url(migrated_db_url: str) -> str:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    # No model server listens on the default Ollama address in these tests: fail at once.
+    # A closed port, not Ollama's default: a model server the developer runs must not change
+    # what these tests see, and a refused connection fails at once.
     return Settings(home=tmp_path / "home", database_url=db_url, jwt_secret="test-secret-" + "x" * 32,
-                    provider_max_attempts=1)
+                    ollama_host="http://127.0.0.1:9", provider_max_attempts=1)
 
 
 @pytest.fixture
