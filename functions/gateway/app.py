@@ -6,8 +6,8 @@ Two ways in, one app:
   29-second limit; the local emulator calls it directly too.
 - `handler`, for plain (buffered) HTTP API invocations, through Mangum.
 
-Importing this module imports nothing heavy and calls nothing: the FastAPI app is built
-on first use (the server's lifespan startup, or the first event), then reused while warm.
+Importing this module imports nothing heavy and calls nothing: the app is built
+on first use (the first request or event), then reused while warm.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def world(client, admin, user, pending) -> World:  # type: ignore[no-untyped-def
 
 
 def test_matrix_covers_every_route(gateway_app):
-    routes = {(method.upper(), path) for path, ops in gateway_app.openapi()["paths"].items() for method in ops}
+    routes = {(method, route.path.replace(":path}", "}")) for route in gateway_app.routes
+              for method in route.methods - {"HEAD"}}
     assert routes == set(MATRIX), f"missing: {routes - set(MATRIX)}; stale: {set(MATRIX) - routes}"
 
 

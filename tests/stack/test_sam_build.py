@@ -79,3 +79,22 @@ def test_gateway_start_script_finds_uvicorn_in_the_build(build_dir: Path) -> Non
     assert any(p.is_dir() for p in places), (
         "uvicorn is not in the build: add it to layers/omnichat/requirements.txt "
         "(or functions/gateway/requirements.txt)")
+
+
+def test_layer_ships_bytecode_python_loads_without_the_source_check(build_dir: Path) -> None:
+    """Lambda's /opt is read-only: a module without bytecode is compiled again at every cold
+    start. Every module must have a python3.12 .pyc in unchecked-hash mode (flags == 0b01),
+    valid whatever file times the deployment zip leaves."""
+    python = build_dir / "OmniChatLayer" / "python"
+    sources = [p for p in python.rglob("*.py") if "__pycache__" not in p.parts]
+    missing, checked = [], []
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        if not pyc.is_file():
+            missing.append(str(source.relative_to(python)))
+            continue
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        if flags != 0b01:
+            checked.append(str(source.relative_to(python)))
+    print(f"layer: {len(sources)} modules, {len(missing)} without bytecode")
+    assert not missing[:5] and not checked[:5], (missing[:5], checked[:5])

@@ -4,9 +4,11 @@ WebSocket API in the exact shapes the local emulator parses."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .cfn import sub_text
+from .conftest import ROOT
 
 FUNCTIONS = {
     "ApiFunction": "functions/api",
@@ -70,7 +72,14 @@ def test_the_core_layer_is_built_from_layers_omnichat_for_python312(resources: d
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/omnichat"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    # Built by its Makefile (so it ships bytecode): for the runtime's Python and the
+    # functions' architecture.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / "layers/omnichat/Makefile").read_text()
+    assert "build-OmniChatLayer:" in makefile and "PYTHON ?= python3.12" in makefile
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[layer["Properties"]["CompatibleArchitectures"][0]]
+    platforms = re.search(r"^PLATFORMS \?= (.*)$", makefile, re.M)
+    assert platforms and all(p.endswith(machine) for p in re.findall(r"--platform (\S+)", platforms.group(1)))
 
 
 def test_functions_and_their_folders(functions: dict[str, Any]) -> None:

@@ -1,12 +1,13 @@
 """Fixtures for the WebSocket Lambdas: the deterministic local Ollama, the Bedrock
-emulator, moto standing in for the Management API, and the environment a Lambda gets."""
+emulator, moto's server standing in for the Management API (on loopback, so the handlers'
+own HTTP client reaches it), and the environment a Lambda gets."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from local.bedrock import create_app as bedrock_app
 from local.ollama import create_app as ollama_app
@@ -34,22 +35,31 @@ def bedrock() -> Iterator[ServerThread]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def management_api() -> Iterator[str]:
+    """The @connections endpoint. moto's server knows the Management API only without a
+    stage in the path (API Gateway's own endpoint carries `/{stage}`)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def harness(monkeypatch, db_url, ollama, bedrock, tmp_path) -> Iterator[Harness]:
+def harness(monkeypatch, db_url, ollama, bedrock, management_api, tmp_path) -> Iterator[Harness]:
     env = {
         "DATABASE_URL": db_url, "OMNICHAT_HOME": str(tmp_path), "OMNICHAT_JWT_SECRET": "ws-test-secret-" + "w" * 32,
         "OLLAMA_HOST": ollama.url, "OMNICHAT_BEDROCK_ENABLED": "true",
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url, "AWS_ENDPOINT_URL_BEDROCK": bedrock.url,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION, "OMNICHAT_PROVIDER_MAX_ATTEMPTS": "2",
+        "AWS_DEFAULT_REGION": REGION, "OMNICHAT_PROVIDER_MAX_ATTEMPTS": "2", "OMNICHAT_WS_ENDPOINT": management_api,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("OMNICHAT_WS_ENDPOINT", raising=False)
     get_settings.cache_clear()
     catalog.invalidate_cache()
-    with mock_aws():
-        yield Harness(db_url)
+    yield Harness(db_url)
     get_settings.cache_clear()
 
 

@@ -1,6 +1,6 @@
 """Drives the WebSocket Lambdas as API Gateway does: real-shaped events in, frames out
-through a real boto3 `apigatewaymanagementapi` client, which moto answers (it keeps
-what each connection was sent)."""
+through the Management API, which moto's server answers (it keeps what each connection
+was sent)."""
 
 from __future__ import annotations
 

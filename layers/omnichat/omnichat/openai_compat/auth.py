@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from fastapi import Request
+from starlette.requests import Request
 
 from omnichat.auth.principal import Principal
 from omnichat.auth.users import API_KEY_PREFIX, authenticate
@@ -40,8 +40,8 @@ def bearer(request: Request) -> str | None:
 
 
 def active_principal(request: Request) -> Principal:
-    """The route policy of every /v1 route: an approved user or an admin. A sync
-    dependency, so FastAPI runs its database work on a worker thread."""
+    """The route policy of every /v1 route: an approved user or an admin. Blocking (the
+    database): app.py runs it on a worker thread."""
     credential = bearer(request)
     if credential is None:
         raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
