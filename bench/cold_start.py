@@ -5,19 +5,26 @@ starts a fresh runtime: the handler's folder first on sys.path (like /var/task),
 layers/omnichat (like /opt/python). It imports the handler module (Lambda's INIT phase),
 then serves one representative first invocation, which is where lazily built things (the
 FastAPI app, the database engine, boto3 clients) are built. Reported per function: import
-time, first-invocation time, and the child's peak RSS (ru_maxrss from wait4).
+time, first-invocation time, and the child's peak RSS (VmHWM of the new process image, so
+nothing the forking parent held is counted).
 
-Everything runs in local mode and offline: a migrated SQLite file, fixed secrets, fake
-AWS credentials, AWS endpoints pointed at a closed port, and @connections pointed at a
-local stand-in, so no figure includes a network round trip.
+ws_chat's first invocation is a user's chat.send, answered by the deterministic test model
+of local/ollama (no model cost); the others get the events/ samples.
 
-    .venv/bin/python bench/cold_start.py [--repeat 3] [--cold-bytecode]
+Everything runs in AWS mode (OMNICHAT_ENV=aws) and offline: the JWT secret (and with
+--postgres the database credentials) read from Secrets Manager as deployed, moto's server
+answering on loopback; a migrated SQLite file or, with --postgres, a throwaway PostgreSQL
+database; fake AWS credentials, other AWS endpoints pointed at a closed port, and
+@connections pointed at a local stand-in. Round trips are loopback ones.
 
-The layer is measured as `sam build` ships it (layers/omnichat/Makefile): a copy of the
-omnichat package compiled to unchecked-hash bytecode, the dependencies with the bytecode pip
-compiled. --cold-bytecode compiles every module from source (no .pyc anywhere): what a
-package built without bytecode pays on Lambda's read-only file system at every cold start.
-Target: every handler <= 300 ms and <= 80 MB.
+    .venv/bin/python bench/cold_start.py [--repeat 3] [--cold-bytecode] [--postgres URL]
+
+The layer is built as `sam build` builds it (layers/omnichat/Makefile), for this machine's
+Python and CPU: requirements.txt and the omnichat package, compiled to bytecode, and nothing
+else on the child's path (no site-packages). --cold-bytecode removes that bytecode: what a
+layer without it pays on Lambda's read-only file system at every cold start.
+Target: every handler <= 300 ms and <= 80 MB. Baselines from the same run follow the
+table: a process that only imports sqlalchemy.orm, fastapi, or both, from the same layer.
 Last line: {"functions": N, "max_import_ms": ..., "max_rss_mb": ..., "per_function": {...}}
 """
 
@@ -30,7 +37,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "omnichat"
 EVENTS = ROOT / "events"
 TARGET_MS, TARGET_MB = 300.0, 80.0
+# Baselines measured in the same run: what importing the frameworks alone costs.
+FLOORS = {"sqlalchemy.orm": ["sqlalchemy.orm"], "fastapi": ["fastapi"],
+          "fastapi + sqlalchemy.orm": ["fastapi", "sqlalchemy.orm"]}
 USER_ID = "01JD8ZQ3M6X4K9W2T7R5B1N0CV"  # the user in the sample WebSocket events
 
 
@@ -78,10 +91,10 @@ def first_event(code_uri: str) -> Any:
         return load("ws-connect.json")
     if folder == "ws_disconnect":
         return load("ws-disconnect.json")
-    if folder == "ws_chat":
+    if folder == "ws_chat":  # a user's first message, answered by the local test model
         event = load("ws-message.json")
-        event["requestContext"]["routeKey"] = "ping"
-        event["body"] = json.dumps({"action": "ping", "request_id": "bench"})
+        body = json.loads(event["body"])
+        event["body"] = json.dumps({**body, "model": "ollama/omnichat-test:latest"})
         return event
     if folder == "migrate":
         return {}  # a direct invocation: upgrade (nothing to do) and report the revision
@@ -96,6 +109,13 @@ def child(spec: dict[str, Any]) -> None:
     import time
 
     sys.path[:0] = [spec["code"], spec["layer"]]
+    if spec.get("floor"):  # a baseline: only import these libraries from the layer
+        t0 = time.perf_counter()
+        for name in spec["floor"]:
+            importlib.import_module(name)
+        print(json.dumps({"import_ms": (time.perf_counter() - t0) * 1000, "first_invoke_ms": 0.0,
+                          "rss_mb": peak_rss_mb()}))
+        return
     handler = spec["handler"]
     asgi = handler == "run.sh"  # Lambda Web Adapter: uvicorn serves app.py's ASGI `app`
     module_file, attribute = ("app.py", "app") if asgi else (handler.rsplit(".", 1)[0] + ".py", handler.rsplit(".", 1)[1])
@@ -113,7 +133,14 @@ def child(spec: dict[str, Any]) -> None:
     if spec["event"] is not None:
         outcome = invoke_asgi(entry, spec["event"]["asgi"]) if asgi else invoke(entry, spec)
     t2 = time.perf_counter()
-    print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_invoke_ms": (t2 - t1) * 1000, "outcome": outcome}))
+    print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_invoke_ms": (t2 - t1) * 1000, "outcome": outcome,
+                      "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: the peak RSS of this process image (not of the parent it was forked from)."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def invoke(handler: Any, spec: dict[str, Any]) -> Any:
@@ -168,10 +195,30 @@ class Connections(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-def prepare(home: Path) -> str:
-    """A migrated SQLite database holding the sample events' user (in a throwaway process,
+@contextmanager
+def database(home: Path, postgres: str | None) -> Iterator[str]:
+    """A SQLite file, or with --postgres a throwaway database on that server (what AWS
+    runs: the pg8000 driver and a real connection are then part of every figure)."""
+    if not postgres:
+        yield f"sqlite:///{home / 'omnichat.db'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"omnichat_cold_{os.getpid()}"
+    server = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def prepare(home: Path, url: str) -> str:
+    """Migrates the database and adds the sample events' user (in a throwaway process,
     so none of this is counted)."""
-    url = f"sqlite:///{home / 'omnichat.db'}"
     code = (
         "import sys; sys.path.insert(0, %r)\n"
         "from omnichat.db import migrate\n"
@@ -186,63 +233,99 @@ def prepare(home: Path) -> str:
 
 
 def built_layer(home: Path, cold_bytecode: bool) -> str:
-    """The layer's omnichat package as the build ships it: a copy, compiled like the
-    Makefile compiles it (or left as source for --cold-bytecode)."""
+    """The layer exactly as `sam build` makes it (layers/omnichat/Makefile), for this
+    machine's Python and CPU: the pinned dependencies and nothing else (the venv's extra
+    packages would change what imports what), all compiled to bytecode. --cold-bytecode
+    then removes the bytecode, as SAM's own python builder shipped it."""
+    import platform
     import shutil
 
+    machine = platform.machine()
     target = home / "layer"
-    shutil.copytree(LAYER / "omnichat", target / "omnichat", ignore=shutil.ignore_patterns("__pycache__"))
-    if not cold_bytecode:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
-                        str(target)], check=True)
-    return str(target)
+    build = subprocess.run(
+        ["make", "-s", "-C", str(LAYER), "build-OmniChatLayer", f"ARTIFACTS_DIR={target}",
+         f"PYTHON={sys.executable}", f"PYVERSION={sys.version_info[0]}.{sys.version_info[1]}",
+         f"PLATFORMS=--platform manylinux_2_34_{machine} --platform manylinux2014_{machine}"],
+        capture_output=True, text=True, check=False)
+    if build.returncode != 0:
+        raise SystemExit(f"building the layer failed:\n{build.stdout[-2000:]}{build.stderr[-2000:]}")
+    if cold_bytecode:
+        for cache in list((target / "python").rglob("__pycache__")):
+            shutil.rmtree(cache)
+    return str(target / "python")
 
 
-def child_env(home: Path, db_url: str, ws_endpoint: str, name: str, spec: dict[str, Any],
-              cold_bytecode: bool) -> dict[str, str]:
+@contextmanager
+def local_ollama(home: Path) -> Iterator[Any]:
+    """The local Ollama-compatible server with its deterministic test model: ws_chat's first
+    message gets a real streamed answer, at no model cost."""
+    sys.path.insert(0, str(ROOT))
+    from local.ollama import create_app
+    from local.serve import ServerThread
+
+    with ServerThread(create_app(home / "models", deterministic=True)) as server:
+        yield server
+
+
+@contextmanager
+def secrets_manager(db_url: str) -> Iterator[dict[str, str]]:
+    """moto's server as Secrets Manager, holding the JWT secret and (for PostgreSQL) the
+    database credentials, so each function reads them as it does in AWS, over HTTP."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from sqlalchemy import make_url
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")
+    env = {"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "OMNICHAT_JWT_SECRET_ARN": client.create_secret(
+        Name="omnichat/jwt", SecretString="bench-secret-" + "x" * 40)["ARN"]}
+    url = make_url(db_url)
+    if url.get_backend_name() == "postgresql":  # as the template wires RDS: a secret, host, port, name
+        env.update({"OMNICHAT_DB_HOST": url.host or "127.0.0.1", "OMNICHAT_DB_PORT": str(url.port or 5432),
+                    "OMNICHAT_DB_NAME": url.database or "", "OMNICHAT_DB_SECRET_ARN": client.create_secret(
+                        Name="omnichat/db", SecretString=json.dumps(
+                            {"username": url.username, "password": url.password or ""}))["ARN"]})
+    else:
+        env["DATABASE_URL"] = db_url
+    try:
+        yield env
+    finally:
+        server.stop()
+
+
+def child_env(home: Path, aws: dict[str, str], ws_endpoint: str, ollama_url: str, name: str,
+              spec: dict[str, Any]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMNICHAT_", "DATABASE_URL"))}
+    env.update(aws)
     env.update({
-        "OMNICHAT_ENV": "local", "OMNICHAT_HOME": str(home), "DATABASE_URL": db_url,
-        "OMNICHAT_JWT_SECRET": "bench-secret-" + "x" * 40, "OMNICHAT_WS_ENDPOINT": ws_endpoint,
-        "OLLAMA_HOST": "http://127.0.0.1:9", "OMNICHAT_OLLAMA_ENABLED": "true", "OMNICHAT_BEDROCK_ENABLED": "true",
+        # AWS mode, as deployed (database TLS off: the local server has no certificate)
+        "OMNICHAT_ENV": "aws", "OMNICHAT_DB_TLS": "false", "OMNICHAT_HOME": str(home),
+        "OMNICHAT_WS_ENDPOINT": ws_endpoint,
+        "OLLAMA_HOST": ollama_url, "OMNICHAT_OLLAMA_ENABLED": "true", "OMNICHAT_BEDROCK_ENABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "omnichat", "LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING",
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec["memory"]),
         "LAMBDA_TASK_ROOT": spec["code"], "PYTHONDONTWRITEBYTECODE": "1",
     })
-    if cold_bytecode:
-        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="pyc-", dir=home)
     return env
 
 
 def run_child(name: str, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    payload = json.dumps({**spec, "name": name})
-    r, w = os.pipe()
-    errors = tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:  # the child: exec a fresh interpreter, stdout on the pipe
-        try:
-            os.close(r)
-            os.dup2(w, 1)
-            os.dup2(errors.fileno(), 2)
-            os.chdir(spec["code"])
-            os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), "--child", payload], env)
-        finally:
-            os._exit(127)
-    os.close(w)
-    with os.fdopen(r) as pipe:
-        out = pipe.read()
-    _, status, usage = os.wait4(pid, 0)  # this child's own rusage: its peak RSS
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if os.waitstatus_to_exitcode(status) != 0 or not lines:
-        errors.seek(0)
-        tail = errors.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-        return {"error": f"exit {os.waitstatus_to_exitcode(status)}: {tail[0][:200]}", "rss_mb": usage.ru_maxrss / 1024}
-    errors.close()
-    result = json.loads(lines[-1])
-    result["rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
+    # -S: no site-packages; the function sees its own folder, the built layer, the stdlib
+    done = subprocess.run([sys.executable, "-S", str(Path(__file__).resolve()), "--child",
+                           json.dumps({**spec, "name": name})],
+                          env=env, cwd=spec["code"], capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.strip().splitlines()[-1:] or [""]
+        return {"error": f"exit {done.returncode}: {tail[0][:200]}", "rss_mb": 0.0}
+    return json.loads(lines[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per function (median reported)")
     parser.add_argument("--cold-bytecode", action="store_true", help="compile everything from source")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL (a database is created on it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -260,14 +344,16 @@ def main(argv: list[str] | None = None) -> int:
     server = Connections()
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     per_function: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="omnichat-cold-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="omnichat-cold-") as tmp, ExitStack() as stack:
         home = Path(tmp)
-        db_url = prepare(home)
+        db_url = prepare(home, stack.enter_context(database(home, args.postgres)))
+        aws = stack.enter_context(secrets_manager(db_url))
+        ollama = stack.enter_context(local_ollama(home))
         layer = built_layer(home, args.cold_bytecode)
         ws_endpoint = f"http://127.0.0.1:{server.server_port}/prod"
         for name, spec in specs.items():
             spec = {**spec, "layer": layer}
-            runs = [run_child(name, spec, child_env(home, db_url, ws_endpoint, name, spec, args.cold_bytecode))
+            runs = [run_child(name, spec, child_env(home, aws, ws_endpoint, ollama.url, name, spec))
                     for _ in range(args.repeat)]
             ok = [r for r in runs if "error" not in r]
             if not ok:
@@ -282,6 +368,13 @@ def main(argv: list[str] | None = None) -> int:
                 "rss_mb": round(max(r["rss_mb"] for r in ok), 1),
                 "first_invocation": ok[0].get("outcome"),
             }
+        floors = {}
+        for label, modules in FLOORS.items():
+            spec = {"code": layer, "layer": layer, "memory": 128, "floor": modules}
+            runs = [run_child(label, spec, child_env(home, aws, ws_endpoint, ollama.url, label, spec))
+                    for _ in range(args.repeat)]
+            floors[label] = {"import_ms": round(statistics.median(r["import_ms"] for r in runs), 1),
+                             "rss_mb": round(max(r["rss_mb"] for r in runs), 1)}
     server.shutdown()
 
     print(f"{'function':24} {'import ms':>10} {'1st call ms':>12} {'total ms':>9} {'peak RSS MB':>12}  target")
@@ -292,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         within = f["init_ms"] <= TARGET_MS and f["rss_mb"] <= TARGET_MB
         print(f"{name:24} {f['import_ms']:>10.1f} {f['first_invoke_ms']:>12.1f} {f['init_ms']:>9.1f} "
               f"{f['rss_mb']:>12.1f}  {'ok' if within else 'OVER'}")
+    for label, floor in floors.items():
+        print(f"{'(floor) ' + label:24} {floor['import_ms']:>10.1f} {'':>12} {floor['import_ms']:>9.1f} "
+              f"{floor['rss_mb']:>12.1f}")
     measured = [f for f in per_function.values() if "error" not in f]
     summary = {
         "functions": len(per_function),
@@ -300,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         "max_rss_mb": max((f["rss_mb"] for f in measured), default=None),
         "errors": len(per_function) - len(measured),
         "bytecode": "none (compiled at start)" if args.cold_bytecode else "as built",
+        "database": "postgresql" if args.postgres else "sqlite",
         "per_function": per_function,
+        "floors": floors,
     }
     print(json.dumps(summary))
     return 0

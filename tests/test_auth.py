@@ -13,6 +13,7 @@ from sqlalchemy import select
 from omnichat.auth import tickets
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings, load_jwt_secret
+from omnichat.db import lite
 from omnichat.db.engine import session_scope
 from omnichat.db.models import ApiKey, User, WsTicket
 from omnichat.errors import Unauthorized
@@ -170,10 +171,10 @@ def test_ws_tickets_are_single_use_hashed_and_short_lived(client, settings):
     url = settings.resolved_database_url
     with session_scope(url) as db:
         assert db.scalar(select(WsTicket.ticket_hash)) != ticket
-        principal = tickets.consume(db, ticket)
+    principal = lite.redeem_ticket(url, ticket)  # what the authorizer does
     assert principal.user_id == a.id and principal.role == "admin"
-    with session_scope(url) as db, pytest.raises(Unauthorized):
-        tickets.consume(db, ticket)
+    with pytest.raises(Unauthorized):
+        lite.redeem_ticket(url, ticket)
 
 
 def test_expired_ws_ticket_is_refused(client, settings):
@@ -181,8 +182,8 @@ def test_expired_ws_ticket_is_refused(client, settings):
     url = settings.resolved_database_url
     with session_scope(url) as db:
         ticket, _ = tickets.issue(db, settings.with_overrides(ws_ticket_ttl_s=-1), Principal(a.id, a.email, "admin"))
-    with session_scope(url) as db, pytest.raises(Unauthorized):
-        tickets.consume(db, ticket)
+    with pytest.raises(Unauthorized):
+        lite.redeem_ticket(url, ticket)
 
 
 def test_last_admin_cannot_be_demoted_or_deleted(client):

@@ -16,8 +16,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from omnichat.aws import connections, sigv4
-from omnichat.aws.connections import GoneError, ManagementApi, ManagementApiError
+from omnichat.aws import client, sigv4
+from omnichat.aws.client import AwsError as ManagementApiError
+from omnichat.aws.connections import GoneError, ManagementApi
 from omnichat.streaming.sinks import ConnectionGone, ManagementApiSink
 
 NOW = datetime(2026, 11, 24, 12, 34, 56, tzinfo=timezone.utc)
@@ -114,7 +115,7 @@ def peer_factory() -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connections.time, "sleep", lambda s: None)
+    monkeypatch.setattr(client.time, "sleep", lambda s: None)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
@@ -180,7 +181,7 @@ def test_a_closed_idle_connection_is_replaced_not_failed(peer_factory: Any) -> N
     peer = peer_factory()
     api = ManagementApi(peer.url, "us-east-1")
     api.post_to_connection("c1", b"1")
-    for conn in api._idle:  # the server side drops the idle keep-alive connection
+    for conn in api._client._idle:  # the server side drops the idle keep-alive connection
         conn.sock.shutdown(2)
     api.post_to_connection("c1", b"2")
     assert [r["body"] for r in peer.requests] == [b"1", b"2"]

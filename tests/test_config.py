@@ -1,4 +1,5 @@
-"""Settings and secrets from AWS Secrets Manager (moto stands in for AWS)."""
+"""Settings and secrets from AWS Secrets Manager (moto's server stands in for AWS, on
+loopback, over the real wire protocol; boto3 creates the secrets, omnichat reads them)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,47 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
+from omnichat.aws import secrets
+from omnichat.aws.client import AwsError
 from omnichat.config import Settings, _url_from_secret, load_jwt_secret
 
 
+@pytest.fixture(scope="module")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def aws(monkeypatch):
+def aws(monkeypatch, moto_url):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url}.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.clear_cache()
+    yield boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_url)
+    secrets.clear_cache()
+
+
+def test_secret_values_strings_binaries_and_their_cache(aws):
+    arn = aws.create_secret(Name="omnichat/cache-test", SecretString="first")["ARN"]
+    assert secrets.get_secret(arn) == "first"
+    aws.put_secret_value(SecretId=arn, SecretString="second")
+    assert secrets.get_secret(arn) == "first"  # cached for max_age
+    assert secrets.get_secret(arn, max_age=0) == "second"
+    binary = aws.create_secret(Name="omnichat/binary", SecretBinary=b"raw-bytes")["ARN"]
+    assert secrets.get_secret(binary) == "raw-bytes"  # sent base64-encoded in the JSON, as AWS does
+
+
+def test_a_missing_secret_is_a_typed_error_not_retried(aws):
+    with pytest.raises(AwsError) as missing:
+        secrets.get_secret("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf")
+    assert missing.value.code == "ResourceNotFoundException"  # AWS answers 400, moto 404: the code is what counts
 
 
 def test_jwt_secret_comes_from_secrets_manager_in_production(aws, tmp_path):

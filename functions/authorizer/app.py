@@ -24,9 +24,8 @@ def _policy(effect: str, method_arn: str, principal_id: str, context: dict[str, 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from omnichat.auth import tickets
     from omnichat.config import get_settings
-    from omnichat.db.engine import session_scope
+    from omnichat.db import lite
     from omnichat.errors import Unauthorized
 
     method_arn = event.get("methodArn", "*")
@@ -35,8 +34,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("connect without a ticket")
         return _policy("Deny", method_arn, "anonymous")
     try:
-        with session_scope(get_settings().resolved_database_url) as db:
-            principal = tickets.consume(db, ticket)
+        principal = lite.redeem_ticket(get_settings().resolved_database_url, ticket)
     except Unauthorized:
         logger.info("connect with an invalid ticket")  # never log the ticket itself
         return _policy("Deny", method_arn, "anonymous")

@@ -13,8 +13,7 @@ logger = Logger(service="omnichat")
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from omnichat.config import get_settings
-    from omnichat.db.engine import session_scope
-    from omnichat.db.models import Connection
+    from omnichat.db import lite
     from omnichat.ws.lambda_events import management_endpoint, principal_from
 
     try:
@@ -22,8 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except PermissionError:
         return {"statusCode": 401, "body": "Unauthorized"}
     connection_id = event["requestContext"]["connectionId"]
-    with session_scope(get_settings().resolved_database_url) as db:
-        db.merge(Connection(connection_id=connection_id, user_id=principal.user_id,
-                            endpoint=management_endpoint(event)))
+    lite.register_connection(get_settings().resolved_database_url, connection_id, principal.user_id,
+                             management_endpoint(event))
     logger.info("connected", extra={"connection_id": connection_id, "user_id": principal.user_id})
     return {"statusCode": 200}

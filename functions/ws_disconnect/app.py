@@ -12,17 +12,11 @@ logger = Logger(service="omnichat")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from sqlalchemy import delete
-
     from omnichat.config import get_settings
-    from omnichat.db.engine import session_scope
-    from omnichat.db.models import Connection
-    from omnichat.streaming.control import forget_connection
+    from omnichat.db import lite
 
     connection_id = event["requestContext"]["connectionId"]
-    with session_scope(get_settings().resolved_database_url) as db:
-        forget_connection(db, connection_id)
-        db.execute(delete(Connection).where(Connection.connection_id == connection_id))
+    lite.forget_connection(get_settings().resolved_database_url, connection_id)
     logger.info("disconnected", extra={"connection_id": connection_id,
                                        "status": event["requestContext"].get("disconnectStatusCode")})
     return {"statusCode": 200}

@@ -128,9 +128,9 @@ def _url_from_secret(secret_arn: str, host: str, port: int, name: str) -> str:
     import json
     from urllib.parse import quote
 
-    from aws_lambda_powertools.utilities import parameters  # lazy: cold start
+    from omnichat.aws.secrets import get_secret
 
-    secret = json.loads(str(parameters.get_secret(secret_arn, max_age=3600)))
+    secret = json.loads(get_secret(secret_arn, max_age=3600))
     host = host or secret.get("host", "")
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
     return f"postgresql+pg8000://{user}:{password}@{host}:{port}/{name}"
@@ -148,12 +148,9 @@ def load_jwt_secret(settings: Settings) -> str:
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.jwt_secret_arn:
-        from aws_lambda_powertools.utilities import parameters  # lazy: cold start
+        from omnichat.aws.secrets import get_secret
 
-        value = parameters.get_secret(settings.jwt_secret_arn, max_age=300)
-        if isinstance(value, bytes):
-            value = value.decode()
-        return str(value)
+        return get_secret(settings.jwt_secret_arn, max_age=300)
     if settings.is_production:
         raise RuntimeError(
             "OMNICHAT_JWT_SECRET or OMNICHAT_JWT_SECRET_ARN must be set when OMNICHAT_ENV=aws"

@@ -97,6 +97,3 @@ def unsubscribe(url: str, message_id: str, connection_id: str) -> None:
         db.execute(delete(StreamSubscriber).where(StreamSubscriber.message_id == message_id,
                                                   StreamSubscriber.connection_id == connection_id))
 
-
-def forget_connection(db: Session, connection_id: str) -> None:
-    db.execute(delete(StreamSubscriber).where(StreamSubscriber.connection_id == connection_id))

@@ -1,0 +1,143 @@
+"""A minimal signed HTTPS client for AWS APIs the cold-started functions call on their
+hot path (the Management API, Secrets Manager); see sigv4.py for why not boto3.
+
+It keeps what a boto3 client gave us: pooled keep-alive connections shared by threads, the
+standard retry mode (3 attempts with full-jitter backoff, on throttling, 5xx and dropped
+connections), endpoint overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`,
+`AWS_ENDPOINT_URL`) and typed errors from `x-amzn-ErrorType` or the JSON body's `__type`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import threading
+import time
+from urllib.parse import urlsplit
+
+from omnichat.aws import sigv4
+
+ATTEMPTS = 3
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+              "LimitExceededException"}
+
+
+class AwsError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+def endpoint_for(service_id: str, signing_name: str, region: str) -> str:
+    """The endpoint boto3 would use: `AWS_ENDPOINT_URL_<SERVICE ID>`, then
+    `AWS_ENDPOINT_URL`, then AWS's own for the region (VPC endpoints keep that name)."""
+    configured = (os.environ.get(f"AWS_ENDPOINT_URL_{service_id.upper().replace(' ', '_').replace('-', '_')}")
+                  or os.environ.get("AWS_ENDPOINT_URL"))
+    if configured:
+        return configured
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{signing_name}.{region}.{suffix}"
+
+
+class AwsHttpClient:
+    def __init__(self, endpoint_url: str, service: str, region: str | None, *, connect_timeout: float = 3.0,
+                 read_timeout: float = 10.0, max_idle: int = 50) -> None:
+        parts = urlsplit(endpoint_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) endpoint: {endpoint_url!r}")
+        self.service, self.region = service, region or "us-east-1"
+        self.origin, self.prefix = f"{parts.scheme}://{parts.netloc}", parts.path
+        self._https, self._host, self._port = parts.scheme == "https", parts.hostname, parts.port
+        self._connect_timeout, self._read_timeout, self._max_idle = connect_timeout, read_timeout, max_idle
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._ssl_context = None
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+        """Sends a signed request to `prefix + path`; returns the body of a 2xx answer or
+        raises AwsError (after the retries, for a retryable one) or OSError."""
+        path = self.prefix + path
+        for attempt in range(1, ATTEMPTS + 1):
+            signed = dict(headers or {})
+            credentials = sigv4.credentials_from_env()
+            if credentials is not None:  # the local emulators take unsigned requests too
+                signed = sigv4.sign(method, self.origin + path, signed, body, service=self.service,
+                                    region=self.region, credentials=credentials)
+            try:
+                status, reply_headers, reply = self._send(method, path, signed, body)
+            except (OSError, http.client.HTTPException):
+                if attempt == ATTEMPTS:
+                    raise
+            else:
+                if status < 300:
+                    return reply
+                error = _error(status, reply_headers, reply)
+                if (status not in RETRYABLE_STATUS and error.code not in THROTTLING) or attempt == ATTEMPTS:
+                    raise error
+            time.sleep(random.uniform(0, min(20.0, 0.05 * 2 ** attempt)))  # full jitter, as botocore
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ connections
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes
+              ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        conn, reused = self._checkout()
+        if reused:  # an idle keep-alive connection the server may have closed meanwhile
+            try:
+                return self._exchange(conn, method, path, headers, body)
+            except (ConnectionError, http.client.BadStatusLine):
+                conn = self._new_connection()
+        return self._exchange(conn, method, path, headers, body)
+
+    def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str],
+                  body: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+        try:
+            conn.request(method, path, body=body or None, headers=headers)
+            conn.sock.settimeout(self._read_timeout)
+            response = conn.getresponse()
+            reply = response.read()
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            self._checkin(conn)
+        return response.status, response.headers, reply
+
+    def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self._new_connection(), False
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        if self._https:
+            if self._ssl_context is None:
+                import ssl
+
+                self._ssl_context = ssl.create_default_context()
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self._connect_timeout,
+                                               context=self._ssl_context)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout)
+
+    def _checkin(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+def _error(status: int, headers: http.client.HTTPMessage, body: bytes) -> AwsError:
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        parsed = {}
+    parsed = parsed if isinstance(parsed, dict) else {}
+    code = headers.get("x-amzn-ErrorType") or parsed.get("__type") or parsed.get("code") or f"Http{status}"
+    code = code.split(":", 1)[0].rsplit("#", 1)[-1]  # "...#ResourceNotFoundException", "X:http://..."
+    message = str(parsed.get("message") or parsed.get("Message") or body[:200].decode(errors="replace"))
+    return AwsError(status, code, message)
