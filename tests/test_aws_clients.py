@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from unittest import mock
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -56,7 +56,46 @@ def test_credentials_come_from_the_lambda_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "token")
-    assert sigv4.credentials_from_env() == sigv4.Credentials("AKID", "secret", "token")
+    assert sigv4.credentials() == sigv4.Credentials("AKID", "secret", "token")
+
+
+def test_credentials_under_snapstart_come_from_the_container_endpoint(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Any) -> None:
+    """SnapStart functions get no key variables: AWS_CONTAINER_CREDENTIALS_FULL_URI and an
+    authorization token instead. Fetched once, then reused until they near expiry."""
+    requests: list[str | None] = []
+    expiry = (datetime.now(timezone.utc) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            requests.append(self.headers.get("Authorization"))
+            body = json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "container-secret",
+                               "Token": "container-token", "Expiration": expiry}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{server.server_port}/creds")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "lambda-auth-token")
+        monkeypatch.setattr(sigv4, "_chain", None)
+        for _ in range(3):
+            assert sigv4.credentials() == sigv4.Credentials("ASIACONTAINER", "container-secret", "container-token")
+        assert requests == ["lambda-auth-token"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ------------------------------------------------------------------ the Management API client

@@ -10,6 +10,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from omnichat import snapstart
+
 logger = Logger(service="omnichat")
 metrics = Metrics(namespace="OmniChat", service="ws_chat")
 
@@ -38,3 +40,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body, is_binary = decode_body(event)
     asyncio.run(dispatch(session, body, is_binary))
     return {"statusCode": 200}
+
+
+if snapstart.snapshotting():  # what a chat.send needs, in the snapshot
+    snapstart.prepare("omnichat.config", "omnichat.streaming.relay", "omnichat.streaming.sinks",
+                      "omnichat.ws.dispatcher", "omnichat.ws.lambda_events", "omnichat.ws.session",
+                      "omnichat.providers.ollama")

@@ -127,8 +127,11 @@ class Resolver:
             if "Default" not in declared:
                 raise Unresolvable(f"parameter {name} has no default")
             return _parameter_value(declared)
-        if name in (self.template.get("Resources") or {}) and self.ref is not None:
+        resources = self.template.get("Resources") or {}
+        if name in resources and self.ref is not None:
             return self.ref(name)
+        if "." in name and name.partition(".")[0] in resources:  # SAM's `!Ref Function.Alias`
+            return self._fn_getatt(name.split(".", 1))
         raise Unresolvable(f"Ref {name}")
 
     def _function(self, name: str, arg: Any) -> Any:

@@ -56,8 +56,13 @@ class TemplateReader:
         self.wiring = cfn.Resolver(template, parameters, pseudo, ref=lambda name: name, get_att=self._wiring_att)
 
     def _wiring_att(self, resource: str, attribute: str) -> str:
-        if attribute == "Arn" and self.type_of(resource) == SAM_FUNCTION:
-            return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{resource}"
+        if self.type_of(resource) == SAM_FUNCTION:
+            arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{resource}"
+            if attribute == "Arn":
+                return arn
+            alias = self.properties(resource).get("AutoPublishAlias")
+            if attribute == "Alias" and isinstance(alias, str):  # SAM's `${Function.Alias}`
+                return f"{arn}:{alias}"
         raise cfn.Unresolvable(f"Fn::GetAtt {resource}.{attribute}")
 
     def type_of(self, logical_id: str) -> str:

@@ -87,6 +87,17 @@ def sub_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def invoked_function(uri: Any) -> str:
+    """What a Lambda integration URI invokes: "Fn" for `${Fn.Arn}`, "Fn.Alias" for a Sub
+    variable that is SAM's `!Ref Fn.Alias` (a published alias, as SnapStart needs)."""
+    sub = uri["Fn::Sub"]
+    text, variables = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+    found = re.search(r"lambda:path/2015-03-31/functions/\$\{([^}]+)\}/invocations$", text)
+    assert found, f"not a Lambda integration URI: {text}"
+    name = found.group(1)
+    return str(variables[name]["Ref"]) if name in variables else name.removesuffix(".Arn")
+
+
 def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
     found = policy_document.get("Statement", [])
     return found if isinstance(found, list) else [found]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from .cfn import sub_text
+from .cfn import invoked_function, sub_text
 from .conftest import ROOT
 
 EVENTS = ROOT / "events"
@@ -182,7 +182,7 @@ def connections(lambda_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
 
 def ws_routes(resources: dict[str, Any]) -> dict[str, str]:
     """route key -> the function its integration invokes."""
-    integrations = {n: sub_text(r["Properties"]["IntegrationUri"]).split("${", 3)[3].split(".Arn")[0]
+    integrations = {n: invoked_function(r["Properties"]["IntegrationUri"]).split(".")[0]
                     for n, r in resources.items() if r["Type"] == "AWS::ApiGatewayV2::Integration"}
     return {r["Properties"]["RouteKey"]: integrations[sub_text(r["Properties"]["Target"])[len("integrations/${"):-1]]
             for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}

@@ -49,5 +49,6 @@ def test_environments_differ_where_they_should() -> None:
     dev, prod = overrides("dev"), overrides("prod")
     assert dev["DbDeletionProtection"] == "false" and prod["DbDeletionProtection"] == "true"
     assert prod["DbMultiAz"] == "true" and prod["NatGateways"] == "2"
+    assert prod["SnapStart"] == "Enabled" and dev.get("SnapStart", "Disabled") == "Disabled"  # cache is billed
     assert overrides("default")["OllamaDesiredCount"] == "0"  # nothing to run until the image is pushed
     assert len({deploy_settings(e)["stack_name"] for e in ENVIRONMENTS}) == 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .cfn import sub_text
+from .cfn import invoked_function, sub_text
 from .conftest import ROOT
 
 FUNCTIONS = {
@@ -148,10 +148,10 @@ def test_websocket_api_authorizer_and_integrations(resources: dict[str, Any]) ->
     assert sub_text(auth["AuthorizerUri"]) == LAMBDA_URI % "WsAuthorizerFunction"
     for integration, function in (("WsConnectIntegration", "WsConnectFunction"),
                                   ("WsDisconnectIntegration", "WsDisconnectFunction"),
-                                  ("WsChatIntegration", "WsChatFunction")):
+                                  ("WsChatIntegration", "WsChatFunction.Alias")):  # SnapStart: the alias
         p = resources[integration]["Properties"]
         assert p["IntegrationType"] == "AWS_PROXY" and p["ApiId"] == {"Ref": "WebSocketApi"}
-        assert sub_text(p["IntegrationUri"]) == LAMBDA_URI % function
+        assert invoked_function(p["IntegrationUri"]) == function
 
 
 def test_websocket_routes(resources: dict[str, Any]) -> None:
@@ -179,7 +179,24 @@ def test_websocket_stage_is_throttled_logged_and_deployed(resources: dict[str, A
 def test_api_gateway_may_invoke_each_websocket_function(resources: dict[str, Any]) -> None:
     allowed = {r["Properties"]["FunctionName"]["Ref"] for r in resources.values()
                if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "apigateway.amazonaws.com"}
-    assert allowed == {"WsAuthorizerFunction", "WsConnectFunction", "WsDisconnectFunction", "WsChatFunction"}
+    # The chat function is invoked through its alias: the permission must name the alias.
+    assert allowed == {"WsAuthorizerFunction", "WsConnectFunction", "WsDisconnectFunction", "WsChatFunction.Alias"}
+
+
+def test_snapstart_is_a_parameter_for_the_heavy_functions(template: dict[str, Any],
+                                                          functions: dict[str, Any]) -> None:
+    """SnapStart runs published versions only: each function that may use it publishes the
+    `live` alias, and whatever invokes it (SAM's HttpApi event, the WebSocket integration)
+    invokes the alias. Off by default: the snapshot cache is billed."""
+    parameter = template["Parameters"]["SnapStart"]
+    assert parameter["AllowedValues"] == ["Enabled", "Disabled"] and parameter["Default"] == "Disabled"
+    assert template["Conditions"]["SnapStartEnabled"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+    snapped = {name for name, f in functions.items() if "SnapStart" in f["Properties"]}
+    assert snapped == {"ApiFunction", "WsChatFunction"}
+    for name in snapped:
+        p = functions[name]["Properties"]
+        assert p["AutoPublishAlias"] == "live"
+        assert p["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartEnabled", "PublishedVersions", "None"]}}
 
 
 def test_http_api_cors_throttling_and_access_logs(resources: dict[str, Any]) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 SIGNUP_POLICIES = ("open", "approval", "closed")
 
@@ -139,6 +141,20 @@ def _url_from_secret(secret_arn: str, host: str, port: int, name: str) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+_jwt_lock = threading.Lock()
+
+
+def app_jwt_secret(state: Any) -> str:
+    """An app's JWT secret (`state.settings`, cached in `state.jwt_secret`), loaded on first
+    use: creating an app reads no secret, so neither a cold start that needs none nor a
+    SnapStart snapshot holds one."""
+    if getattr(state, "jwt_secret", None) is None:
+        with _jwt_lock:
+            if getattr(state, "jwt_secret", None) is None:
+                state.jwt_secret = load_jwt_secret(state.settings)
+    return str(state.jwt_secret)
 
 
 def load_jwt_secret(settings: Settings) -> str:

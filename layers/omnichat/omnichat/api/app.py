@@ -10,7 +10,7 @@ from omnichat.api import errors
 from omnichat.api.deps import POLICIES
 from omnichat.api.limits import BodyLimitMiddleware
 from omnichat.api.routers import admin, auth, chats, keys, models
-from omnichat.config import Settings, get_settings, load_jwt_secret
+from omnichat.config import Settings, get_settings
 
 
 def _routers() -> list[tuple[APIRouter, str]]:
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_url="/api/openapi.json", redoc_url=None,
                   swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect")
     app.state.settings = settings
-    app.state.jwt_secret = load_jwt_secret(settings)
+    app.state.jwt_secret = None  # loaded on first use (config.app_jwt_secret)
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
                        limits={"/api/chats/import": settings.max_import_bytes})

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from omnichat.auth.principal import Principal
 from omnichat.auth.users import authenticate
-from omnichat.config import Settings
+from omnichat.config import Settings, app_jwt_secret
 from omnichat.db.engine import session_scope
 from omnichat.errors import Forbidden, Unauthorized
 
@@ -44,7 +44,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
     credential = bearer_credential(request)
     if credential is None:
         return None
-    principal = authenticate(db, request.app.state.jwt_secret, credential)
+    principal = authenticate(db, app_jwt_secret(request.app.state), credential)
     request.state.principal = principal
     return principal
 

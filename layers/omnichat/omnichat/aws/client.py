@@ -62,7 +62,7 @@ class AwsHttpClient:
         path = self.prefix + path
         for attempt in range(1, ATTEMPTS + 1):
             signed = dict(headers or {})
-            credentials = sigv4.credentials_from_env()
+            credentials = sigv4.credentials()
             if credentials is not None:  # the local emulators take unsigned requests too
                 signed = sigv4.sign(method, self.origin + path, signed, body, service=self.service,
                                     region=self.region, credentials=credentials)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 
@@ -23,20 +25,27 @@ class Credentials:
     token: str | None = None
 
 
-def credentials_from_env() -> Credentials | None:
-    """The function's credentials: Lambda puts them in the environment. Elsewhere (an ECS
-    task, a profile) botocore's credential chain is asked, once it is really needed."""
+_chain: Any = None  # botocore's credential chain, once needed (refreshes itself)
+_chain_lock = threading.Lock()
+
+
+def credentials() -> Credentials | None:
+    """The function's credentials. An on-demand Lambda puts them in the environment. Under
+    SnapStart, in an ECS task or with a profile they come from elsewhere (SnapStart: the
+    container credentials endpoint), and botocore's credential chain is asked: built once,
+    it refreshes temporary credentials before they expire."""
     access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if access and secret:
         return Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
-    try:
-        import botocore.session
-    except ImportError:  # pragma: no cover - botocore ships with every Lambda runtime
+    global _chain
+    with _chain_lock:
+        if _chain is None:
+            import botocore.session
+
+            _chain = botocore.session.get_session().get_credentials() or False
+    if not _chain:
         return None
-    found = botocore.session.get_session().get_credentials()
-    if found is None:
-        return None
-    frozen = found.get_frozen_credentials()
+    frozen = _chain.get_frozen_credentials()
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 

@@ -8,28 +8,14 @@ start never fetches it."""
 
 from __future__ import annotations
 
-import threading
-
 from starlette.requests import Request
 
 from omnichat.auth.principal import Principal
 from omnichat.auth.users import API_KEY_PREFIX, authenticate
-from omnichat.config import Settings, load_jwt_secret
+from omnichat.config import Settings, app_jwt_secret
 from omnichat.db.engine import session_scope
 
 from .errors import GatewayError
-
-_secret_lock = threading.Lock()
-
-
-def jwt_secret(request: Request) -> str:
-    state = request.app.state
-    if getattr(state, "jwt_secret", None) is None:
-        with _secret_lock:
-            if getattr(state, "jwt_secret", None) is None:
-                state.jwt_secret = load_jwt_secret(state.settings)
-    return str(state.jwt_secret)
-
 
 def bearer(request: Request) -> str | None:
     """`Authorization: Bearer <credential>`, or `x-api-key: <key>` as some clients send it."""
@@ -47,7 +33,7 @@ def active_principal(request: Request) -> Principal:
         raise GatewayError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
                            code="missing_api_key")
     settings: Settings = request.app.state.settings
-    secret = "" if credential.startswith(API_KEY_PREFIX) else jwt_secret(request)
+    secret = "" if credential.startswith(API_KEY_PREFIX) else app_jwt_secret(request.app.state)
     with session_scope(settings.resolved_database_url) as db:
         principal = authenticate(db, secret, credential)
     if principal.role == "pending":

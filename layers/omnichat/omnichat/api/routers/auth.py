@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from omnichat.api.deps import DB, AppSettings, CurrentUser, client_address
 from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, TicketOut, UserOut
 from omnichat.auth import tickets, users
+from omnichat.config import app_jwt_secret
 from omnichat.db.models import User
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -16,7 +17,7 @@ tickets_router = APIRouter(prefix="/api/auth", tags=["auth"])  # approved users
 
 
 def _session(request: Request, db: DB, settings: AppSettings, user: User) -> SessionOut:
-    token, _ = users.start_session(db, settings, request.app.state.jwt_secret, user)
+    token, _ = users.start_session(db, settings, app_jwt_secret(request.app.state), user)
     return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
 
 
@@ -28,7 +29,7 @@ def sign_up(body: SignUpIn, request: Request, db: DB, settings: AppSettings) -> 
 
 @public.post("/signin", response_model=SessionOut)
 def sign_in(body: SignInIn, request: Request, db: DB, settings: AppSettings) -> SessionOut:
-    token, user = users.sign_in(db, settings, request.app.state.jwt_secret, body.email, body.password,
+    token, user = users.sign_in(db, settings, app_jwt_secret(request.app.state), body.email, body.password,
                                 client_address(request))
     return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
 
