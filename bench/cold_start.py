@@ -4,9 +4,8 @@ For each function (and each repetition) a fresh Python process is started, as La
 starts a fresh runtime: the handler's folder first on sys.path (like /var/task), then
 layers/omnichat (like /opt/python). It imports the handler module (Lambda's INIT phase),
 then serves one representative first invocation, which is where lazily built things (the
-FastAPI app, the database engine, boto3 clients) are built. Reported per function: import
-time, first-invocation time, and the child's peak RSS (VmHWM of the new process image, so
-nothing the forking parent held is counted).
+FastAPI app, the database engine, AWS clients, secrets) are built. Reported per function: import
+time, first-invocation time, and the child's peak RSS (VmHWM, read by the child itself).
 
 ws_chat's first invocation is a user's chat.send, answered by the deterministic test model
 of local/ollama (no model cost); the others get the events/ samples.

@@ -7,6 +7,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from omnichat.auth.principal import Principal
+from omnichat.db.engine import session_scope
+from omnichat.db.models import User
+
 PASSWORD = "correct horse battery"
 
 
@@ -56,3 +60,12 @@ def load_function(name: str):  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def make_user(db_url: str, email: str, role: str = "user") -> Principal:
+    """A user straight in the database (no sign-up round trip), as its principal."""
+    with session_scope(db_url) as db:
+        user = User(email=email, password_hash="-", role=role)
+        db.add(user)
+        db.flush()
+        return Principal(user.id, user.email, user.role)

@@ -14,8 +14,9 @@ from omnichat.auth.principal import Principal
 from omnichat.config import Settings
 from omnichat.db import lite
 from omnichat.db.engine import session_scope
-from omnichat.db.models import Chat, Connection, Message, Stream, StreamSubscriber, User
+from omnichat.db.models import Chat, Connection, Message, Stream, StreamSubscriber
 from omnichat.errors import Unauthorized
+from tests.helpers import make_user
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +27,6 @@ def fresh_pool():
             for conn in conns:
                 lite._close(conn)
         lite._idle.clear()
-
-
-def make_user(url: str, email: str, role: str = "user") -> Principal:
-    with session_scope(url) as db:
-        user = User(email=email, password_hash="-", role=role)
-        db.add(user)
-        db.flush()
-        return Principal(user.id, user.email, user.role)
 
 
 def issue(url: str, principal: Principal, ttl_s: int = 60) -> str:

@@ -14,9 +14,8 @@ from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.auth.principal import Principal
 from omnichat.config import get_settings
-from omnichat.db.engine import session_scope
-from omnichat.db.models import User
 from omnichat.models import catalog
+from tests.helpers import make_user
 from tests.ws.harness import REGION, Harness
 
 TEST_MODEL = "ollama/omnichat-test:latest"
@@ -61,14 +60,6 @@ def harness(monkeypatch, db_url, ollama, bedrock, management_api, tmp_path) -> I
     catalog.invalidate_cache()
     yield Harness(db_url)
     get_settings.cache_clear()
-
-
-def make_user(db_url: str, email: str, role: str = "user") -> Principal:
-    with session_scope(db_url) as db:
-        user = User(email=email, password_hash="-", role=role)
-        db.add(user)
-        db.flush()
-        return Principal(user.id, user.email, user.role)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import json
 
 from omnichat.auth.principal import Principal
 from omnichat.streaming import frames as frames_mod
-from tests.ws.conftest import TEST_MODEL, make_user
+from tests.helpers import make_user
+from tests.ws.conftest import TEST_MODEL
 from tests.ws.harness import answer_text, of_type
 
 
