@@ -8,11 +8,13 @@ import ssl
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -61,13 +63,20 @@ def get_engine(url: str) -> Engine:
             engine = _engines.get(url)
             if engine is None:
                 engine = _engines[url] = build_engine(url)
-                _factories[url] = sessionmaker(engine, expire_on_commit=False)
     return engine
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
-    get_engine(url)
-    return _factories[url]
+    """Sessions on the URL's engine. The ORM is imported here, not with the engine: the
+    migrations need only the engine."""
+    factory = _factories.get(url)
+    if factory is None:
+        from sqlalchemy.orm import sessionmaker
+
+        engine = get_engine(url)
+        with _lock:
+            factory = _factories.setdefault(url, sessionmaker(engine, expire_on_commit=False))
+    return factory
 
 
 @contextmanager

@@ -1,11 +1,14 @@
-"""Alembic environment: uses the engine OmniChat already built for the URL."""
+"""Alembic environment: uses the engine OmniChat already built for the URL.
+
+Running migrations needs neither the ORM nor the models (the migrate function's cold start
+would pay for both). Autogenerating a revision does: put the models' metadata in
+`cfg.attributes["target_metadata"]` (`omnichat.db.models.Base.metadata`) first."""
 
 from __future__ import annotations
 
 from alembic import context
 
 from omnichat.db.engine import get_engine
-from omnichat.db.models import Base
 
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
@@ -13,7 +16,7 @@ url = config.attributes.get("database_url") or config.get_main_option("sqlalchem
 with get_engine(url).connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=config.attributes.get("target_metadata"),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
