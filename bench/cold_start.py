@@ -36,11 +36,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import logging
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -177,23 +174,6 @@ def invoke_asgi(app: Any, request: str) -> int:
 
 
 # ------------------------------------------------------------------------------ the parent
-class Connections(ThreadingHTTPServer):
-    """@connections stand-in: accepts posts so ws_chat's pong goes somewhere local."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 @contextmanager
 def database(home: Path, postgres: str | None) -> Iterator[str]:
     """A SQLite file, or with --postgres a throwaway database on that server (what AWS
@@ -258,7 +238,6 @@ def built_layer(home: Path, cold_bytecode: bool) -> str:
 def local_ollama(home: Path) -> Iterator[Any]:
     """The local Ollama-compatible server with its deterministic test model: ws_chat's first
     message gets a real streamed answer, at no model cost."""
-    sys.path.insert(0, str(ROOT))
     from local.ollama import create_app
     from local.serve import ServerThread
 
@@ -271,30 +250,24 @@ def secrets_manager(db_url: str) -> Iterator[dict[str, str]]:
     """moto's server as Secrets Manager, holding the JWT secret and (for PostgreSQL) the
     database credentials, so each function reads them as it does in AWS, over HTTP."""
     import boto3
-    from moto.server import ThreadedMotoServer
     from sqlalchemy import make_url
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
-    env = {"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "OMNICHAT_JWT_SECRET_ARN": client.create_secret(
-        Name="omnichat/jwt", SecretString="bench-secret-" + "x" * 40)["ARN"]}
-    url = make_url(db_url)
-    if url.get_backend_name() == "postgresql":  # as the template wires RDS: a secret, host, port, name
-        env.update({"OMNICHAT_DB_HOST": url.host or "127.0.0.1", "OMNICHAT_DB_PORT": str(url.port or 5432),
-                    "OMNICHAT_DB_NAME": url.database or "", "OMNICHAT_DB_SECRET_ARN": client.create_secret(
-                        Name="omnichat/db", SecretString=json.dumps(
-                            {"username": url.username, "password": url.password or ""}))["ARN"]})
-    else:
-        env["DATABASE_URL"] = db_url
-    try:
+    from local.serve import moto_server
+
+    with moto_server() as endpoint:
+        client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="bench", aws_secret_access_key="bench")
+        env = {"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "OMNICHAT_JWT_SECRET_ARN": client.create_secret(
+            Name="omnichat/jwt", SecretString="bench-secret-" + "x" * 40)["ARN"]}
+        url = make_url(db_url)
+        if url.get_backend_name() == "postgresql":  # as the template wires RDS: a secret, host, port, name
+            env.update({"OMNICHAT_DB_HOST": url.host or "127.0.0.1", "OMNICHAT_DB_PORT": str(url.port or 5432),
+                        "OMNICHAT_DB_NAME": url.database or "", "OMNICHAT_DB_SECRET_ARN": client.create_secret(
+                            Name="omnichat/db", SecretString=json.dumps(
+                                {"username": url.username, "password": url.password or ""}))["ARN"]})
+        else:
+            env["DATABASE_URL"] = db_url
         yield env
-    finally:
-        server.stop()
 
 
 def child_env(home: Path, aws: dict[str, str], ws_endpoint: str, ollama_url: str, name: str,
@@ -339,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         child(json.loads(args.child))
         return 0
 
+    sys.path.insert(0, str(ROOT))  # the parent's helpers (local/); a child sees only its function and the layer
+    from local.serve import PostRecorder
+
     specs = functions(args.template)
-    server = Connections()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     per_function: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="omnichat-cold-") as tmp, ExitStack() as stack:
         home = Path(tmp)
@@ -349,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         aws = stack.enter_context(secrets_manager(db_url))
         ollama = stack.enter_context(local_ollama(home))
         layer = built_layer(home, args.cold_bytecode)
-        ws_endpoint = f"http://127.0.0.1:{server.server_port}/prod"
+        ws_endpoint = stack.enter_context(PostRecorder()).url  # where ws_chat's answer goes
         for name, spec in specs.items():
             spec = {**spec, "layer": layer}
             runs = [run_child(name, spec, child_env(home, aws, ws_endpoint, ollama.url, name, spec))
@@ -374,8 +348,6 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.repeat)]
             floors[label] = {"import_ms": round(statistics.median(r["import_ms"] for r in runs), 1),
                              "rss_mb": round(max(r["rss_mb"] for r in runs), 1)}
-    server.shutdown()
-
     print(f"{'function':24} {'import ms':>10} {'1st call ms':>12} {'total ms':>9} {'peak RSS MB':>12}  target")
     for name, f in per_function.items():
         if "error" in f:

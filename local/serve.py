@@ -3,10 +3,14 @@ benchmarks and the local stack start servers in-process."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
@@ -67,3 +71,54 @@ def start_process(cmd: list[str], port: int, env: dict[str, str], cwd: Any = Non
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"{cmd} did not start within {timeout_s:.0f} s")
+
+
+class PostRecorder(ThreadingHTTPServer):
+    """A stand-in for API Gateway's `@connections` endpoint, on a loopback port in a
+    background thread: answers every POST with 200 and keeps the JSON frames it was sent.
+    `with PostRecorder() as recorder:` starts it; `recorder.url` is the endpoint."""
+
+    def __init__(self, stage: str = "prod") -> None:
+        self.frames: list[Any] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                recorder.frames.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_port}/{stage}"
+
+    def __enter__(self) -> "PostRecorder":
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a loopback port: AWS's wire protocols for clients that are not boto3
+    (moto's in-process mock only patches botocore). Yields its endpoint URL. moto is a test
+    dependency, imported here only when asked for."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

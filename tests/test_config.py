@@ -7,8 +7,8 @@ import json
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from local.serve import moto_server
 from omnichat.aws import secrets
 from omnichat.aws.client import AwsError
 from omnichat.config import Settings, _url_from_secret, load_jwt_secret
@@ -16,11 +16,8 @@ from omnichat.config import Settings, _url_from_secret, load_jwt_secret
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ import asyncio
 import importlib.util
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+
+from local.serve import PostRecorder
 
 from .cfn import invoked_function, sub_text
 from .conftest import ROOT
@@ -148,36 +148,12 @@ def test_gateway_serves_the_templates_v1_route(functions: dict[str, Any], lambda
 
 
 # -- WebSocket routes --------------------------------------------------------------------
-class Connections(ThreadingHTTPServer):
-    """A stand-in for API Gateway's @connections endpoint that keeps what is posted."""
-
-    def __init__(self) -> None:
-        self.frames: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.frames.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 @pytest.fixture
-def connections(lambda_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connections]:
-    server = Connections()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    monkeypatch.setenv("OMNICHAT_WS_ENDPOINT", f"http://127.0.0.1:{server.server_port}/prod")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", f"http://127.0.0.1:{server.server_port}/prod")
-    yield server
-    server.shutdown()
+def connections(lambda_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PostRecorder]:
+    """A stand-in for API Gateway's @connections endpoint that keeps what is posted."""
+    with PostRecorder() as server:
+        monkeypatch.setenv("OMNICHAT_WS_ENDPOINT", server.url)
+        yield server
 
 
 def ws_routes(resources: dict[str, Any]) -> dict[str, str]:
@@ -207,7 +183,7 @@ def _admin(db_url: str) -> str:
 
 
 def test_every_websocket_route_reaches_a_handler_route(resources: dict[str, Any], functions: dict[str, Any],
-                                                       template: dict[str, Any], connections: Connections) -> None:
+                                                       template: dict[str, Any], connections: PostRecorder) -> None:
     routes = ws_routes(resources)
     authorizer_uri = sub_text(resources["WsAuthorizer"]["Properties"]["AuthorizerUri"])
     authorizer_function = authorizer_uri.split("${", 3)[3].split(".Arn")[0]

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from local.bedrock import create_app as bedrock_app
 from local.ollama import create_app as ollama_app
-from local.serve import ServerThread
+from local.serve import ServerThread, moto_server
 from omnichat.auth.principal import Principal
 from omnichat.config import get_settings
 from omnichat.models import catalog
@@ -38,11 +37,8 @@ def bedrock() -> Iterator[ServerThread]:
 def management_api() -> Iterator[str]:
     """The @connections endpoint. moto's server knows the Management API only without a
     stage in the path (API Gateway's own endpoint carries `/{stage}`)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ class GoneError(AwsError):
 
 class ManagementApi:
     def __init__(self, endpoint_url: str, region: str | None, **options: float) -> None:
-        self.endpoint_url = endpoint_url.rstrip("/")
-        self._client = AwsHttpClient(self.endpoint_url, "execute-api", region, **options)  # type: ignore[arg-type]
+        self._client = AwsHttpClient(endpoint_url, "execute-api", region, **options)  # type: ignore[arg-type]
 
     def post_to_connection(self, connection_id: str, data: bytes) -> None:
         self._call("POST", connection_id, data)

@@ -20,8 +20,6 @@ class Sink(Protocol):
 
 class ManagementApiSink:
     def __init__(self, endpoint_url: str, region: str | None = None) -> None:
-        self.endpoint_url = endpoint_url
-        self.region = region
         self._api = ManagementApi(endpoint_url, region)
 
     def post(self, connection_id: str, data: bytes) -> None:
