@@ -1,5 +1,6 @@
-"""omnichat.db.lite, the SQLAlchemy-free statements of the WebSocket connect path, against
-the same tables the ORM writes and reads (SQLite and PostgreSQL)."""
+"""omnichat.db.lite and the plain-SQL statements on it (the WebSocket connect path,
+credentials, settings, the request log), against the same tables the ORM writes and reads
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
-from omnichat.auth import tickets
+from omnichat import settings_store, usage
+from omnichat.auth import api_keys, credentials, tickets, users
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings
 from omnichat.db import lite
+from omnichat.db.lite import Db
 from omnichat.db.engine import session_scope
-from omnichat.db.models import Chat, Connection, Message, Stream, StreamSubscriber
+from omnichat.db.models import (ApiKey, AuthSession, Chat, Connection, Message, Setting, Stream, StreamSubscriber,
+                                UsageRecord, User)
+from omnichat.models import catalog
 from omnichat.errors import Unauthorized
 from tests.helpers import make_user
 
@@ -115,3 +120,47 @@ def test_a_connection_the_server_dropped_is_replaced(db_url: str) -> None:
     lite.register_connection(db_url, "c2=", ada.user_id, "")
     with session_scope(db_url) as db:
         assert sorted(db.scalars(select(Connection.connection_id))) == ["c1=", "c2="]
+
+
+def test_statements_run_in_an_orm_unit_of_work(db_url: str) -> None:
+    """Db.of_session: the ORM's pending rows are visible to the statements, and the
+    statements commit or roll back with the session."""
+    with session_scope(db_url) as db:
+        user = User(email="ada@example.com", password_hash="-", role="user")
+        db.add(user)  # not flushed yet: of_session flushes it before the foreign key is needed
+        usage.record(Db.of_session(db), usage.CallRecord(user_id=user.id, model="ollama/a:1", provider="ollama",
+                                                         outcome="complete", ttft_ms=12.4, duration_ms=99.6))
+        settings_store.set_value(Db.of_session(db), "model:ollama/a:1", {"enabled": False})
+    with pytest.raises(RuntimeError), session_scope(db_url) as db:
+        usage.record(Db.of_session(db), usage.CallRecord(user_id=user.id, model="ollama/b:1", provider="ollama",
+                                                         outcome="error"))
+        raise RuntimeError("the request failed after logging")
+    with session_scope(db_url) as db:
+        rows = db.scalars(select(UsageRecord)).all()
+        assert [(r.model, r.user_id, r.ttft_ms, r.duration_ms) for r in rows] == [("ollama/a:1", user.id, 12, 100)]
+        assert rows[0].created_at.tzinfo is not None
+        assert db.get(Setting, "model:ollama/a:1").value == {"value": {"enabled": False}}
+    assert lite.run(db_url, lambda db: catalog.all_model_settings(db)) == {
+        "ollama/a:1": catalog.ModelSettings(enabled=False)}
+
+
+def test_api_keys_and_sessions_resolve_as_the_orm_wrote_them(db_url: str) -> None:
+    ada = make_user(db_url, "ada@example.com")
+    with session_scope(db_url) as db:
+        row, key = api_keys.create(db, ada, "k")
+        key_id = row.id
+        token, _ = users.start_session(db, Settings(), "s" * 32, db.get(User, ada.user_id))
+    principal = lite.run(db_url, lambda db: credentials.authenticate(db, "", key))
+    assert (principal.user_id, principal.api_key_id) == (ada.user_id, key_id)
+    with session_scope(db_url) as db:
+        used = db.get(ApiKey, key_id).last_used_at
+        assert used is not None
+    lite.run(db_url, lambda db: credentials.authenticate(db, "", key))  # within a minute: no second write
+    with session_scope(db_url) as db:
+        assert db.get(ApiKey, key_id).last_used_at == used
+    assert lite.run(db_url, lambda db: credentials.authenticate(db, "s" * 32, token)).user_id == ada.user_id
+    with session_scope(db_url) as db:
+        db.execute(update(AuthSession).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    with pytest.raises(Unauthorized) as ended:
+        lite.run(db_url, lambda db: credentials.authenticate(db, "s" * 32, token))
+    assert ended.value.code == "session_ended"

@@ -4,6 +4,7 @@ runs under uvicorn) that streams, and a Mangum `handler` for buffered HTTP API e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,11 @@ import openai
 import pytest
 
 from local.serve import ServerThread
+from sqlalchemy import select
+
 from omnichat.config import get_settings
+from omnichat.db.engine import session_scope
+from omnichat.db.models import UsageRecord
 from tests.helpers import load_function
 from tests.openai_gateway.conftest import BEDROCK_MODEL, OLLAMA_MODEL, sdk
 
@@ -59,6 +64,30 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
                          env={"PATH": "", "PYTHONPATH": str(ROOT / "layers/omnichat")})
     assert out.stdout.strip() == "[] None None"
+
+
+def test_serving_calls_never_loads_sqlalchemy(function_env, user):
+    """Authenticated calls (the key check, model settings, a completion and its row in the
+    request log) run on omnichat.db.lite: the ORM would be most of a cold start."""
+    events = [http_api_event("GET", "/v1/models", user.key), http_api_event("POST", "/v1/chat/completions", user.key, {
+        "model": OLLAMA_MODEL, "messages": [{"role": "user", "content": "hi [[tokens=2]]"}]})]
+    code = (
+        "import importlib.util, json, sys, types\n"
+        f"spec = importlib.util.spec_from_file_location('gw', {str(ROOT / 'functions/gateway/app.py')!r})\n"
+        "gateway = importlib.util.module_from_spec(spec); spec.loader.exec_module(gateway)\n"
+        "context = types.SimpleNamespace(function_name='gw', aws_request_id='r', log_stream_name='s',"
+        " get_remaining_time_in_millis=lambda: 29_000)\n"
+        "codes = [gateway.handler(event, context)['statusCode'] for event in json.load(sys.stdin)]\n"
+        "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi'})]))\n"
+    )
+    env = {**os.environ, "OMNICHAT_BEDROCK_ENABLED": "false", "PYTHONPATH": str(ROOT / "layers/omnichat")}
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(events), capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == [[200, 200], []]
+    with session_scope(get_settings().resolved_database_url) as db:
+        logged = db.scalars(select(UsageRecord).where(UsageRecord.source == "gateway")).all()
+    assert [(r.model, r.outcome, r.api_key_id) for r in logged] == [(OLLAMA_MODEL, "complete", user.key_id)]
 
 
 def test_mangum_handler_serves_http_api_events(function_env, user):

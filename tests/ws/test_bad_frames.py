@@ -8,6 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omnichat.db import lite
 from omnichat.models.catalog import ModelSettings, save_model_settings
 from omnichat.db.engine import session_scope
 from tests.ws.conftest import TEST_MODEL
@@ -113,8 +114,7 @@ def test_another_users_chat_and_messages_are_not_found(harness, alice, bob, db_u
 
 
 def test_a_model_the_user_may_not_use(harness, alice, bob, db_url):
-    with session_scope(db_url) as db:
-        save_model_settings(db, TEST_MODEL, ModelSettings(visibility="admins"))
+    lite.run(db_url, lambda db: save_model_settings(db, TEST_MODEL, ModelSettings(visibility="admins")))
     conn = harness.connect(bob)
     for model in (TEST_MODEL, "openai/gpt-4", "ollama/", "bedrock/not-a-real-model-in-the-emulator"):
         harness.send(conn, {"action": "chat.send", "content": "hi", "client_message_id": f"m-{model}", "model": model})

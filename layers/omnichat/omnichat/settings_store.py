@@ -1,37 +1,46 @@
-"""Platform settings an admin changes at run time, kept in the `settings` table."""
+"""Platform settings an admin changes at run time, kept in the `settings` table as
+`{"value": ...}`. Plain SQL over `omnichat.db.lite` (the OpenAI gateway reads model
+settings without SQLAlchemy); ORM code passes `Db.of_session(session)`."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from omnichat.config import SIGNUP_POLICIES, Settings
-from omnichat.db.models import Setting
+from omnichat.db.lite import Db
 from omnichat.errors import BadRequest
 
 SIGNUP_POLICY = "signup_policy"
 
 
-def get_value(db: Session, key: str, default: Any = None) -> Any:
-    row = db.get(Setting, key)
-    return default if row is None else row.value.get("value", default)
+def get_value(db: Db, key: str, default: Any = None) -> Any:
+    row = db.execute("SELECT value FROM settings WHERE key = ?", key).fetchone()
+    return default if row is None else Db.json_value(row[0]).get("value", default)
 
 
-def set_value(db: Session, key: str, value: Any) -> None:
-    row = db.get(Setting, key)
-    if row is None:
-        db.add(Setting(key=key, value={"value": value}))
-    else:
-        row.value = {"value": value}
+def values_under(db: Db, prefix: str) -> dict[str, Any]:
+    """Every setting whose key starts with `prefix`, by the rest of its key."""
+    rows = db.execute("SELECT key, value FROM settings WHERE key LIKE ? ESCAPE '\\'", _like_prefix(prefix))
+    return {key[len(prefix):]: Db.json_value(value).get("value") for key, value in rows.fetchall()}
 
 
-def signup_policy(db: Session, settings: Settings) -> str:
+def set_value(db: Db, key: str, value: Any) -> None:
+    db.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+               " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+               key, {"value": value}, datetime.now(timezone.utc))
+
+
+def signup_policy(db: Db, settings: Settings) -> str:
     return str(get_value(db, SIGNUP_POLICY, settings.default_signup_policy))
 
 
-def set_signup_policy(db: Session, policy: str) -> None:
+def set_signup_policy(db: Db, policy: str) -> None:
     if policy not in SIGNUP_POLICIES:
         raise BadRequest(f"signup_policy must be one of {', '.join(SIGNUP_POLICIES)}",
                          code="invalid_setting")
     set_value(db, SIGNUP_POLICY, policy)
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

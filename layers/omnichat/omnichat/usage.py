@@ -1,14 +1,14 @@
-"""The request log: one row per model call, for the admin's usage view."""
+"""The request log: one row per model call, for the admin's usage view. Plain SQL over
+`omnichat.db.lite` (the OpenAI gateway logs its calls without SQLAlchemy); ORM code passes
+`Db.of_session(session)`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from omnichat.db.models import UsageRecord, User
+from omnichat.db.lite import Db
+from omnichat.ids import new_id
 
 
 @dataclass
@@ -30,30 +30,31 @@ class CallRecord:
     error_code: str | None = None
 
 
-def record(db: Session, call: CallRecord) -> None:
-    db.add(UsageRecord(
-        user_id=call.user_id, api_key_id=call.api_key_id, chat_id=call.chat_id, message_id=call.message_id,
-        source=call.source, model=call.model, provider=call.provider, input_tokens=call.input_tokens,
-        output_tokens=call.output_tokens, cache_read_tokens=call.cache_read_tokens,
-        cache_write_tokens=call.cache_write_tokens,
-        ttft_ms=None if call.ttft_ms is None else int(round(call.ttft_ms)),
-        duration_ms=int(round(call.duration_ms)), outcome=call.outcome, error_code=call.error_code,
-    ))
+_COLUMNS = ("id", "user_id", "api_key_id", "chat_id", "message_id", "source", "model", "provider", "input_tokens",
+            "output_tokens", "cache_read_tokens", "cache_write_tokens", "ttft_ms", "duration_ms", "outcome",
+            "error_code", "created_at")
+_INSERT = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
-def daily_totals(db: Session, since: datetime, by: str) -> list[dict[str, object]]:
+def record(db: Db, call: CallRecord) -> None:
+    db.execute(_INSERT, new_id(), call.user_id, call.api_key_id, call.chat_id, call.message_id, call.source,
+               call.model, call.provider, call.input_tokens, call.output_tokens, call.cache_read_tokens,
+               call.cache_write_tokens, None if call.ttft_ms is None else int(round(call.ttft_ms)),
+               int(round(call.duration_ms)), call.outcome, call.error_code, datetime.now(timezone.utc))
+
+
+def daily_totals(db: Db, since: datetime, by: str) -> list[dict[str, object]]:
     """Tokens and calls per UTC day and per model (`by="model"`) or per user (`by="user"`)."""
-    day = func.date(UsageRecord.created_at)
-    key = UsageRecord.model if by == "model" else UsageRecord.user_id
-    columns = [day.label("day"), key.label("key"), func.count().label("calls"),
-               func.sum(UsageRecord.input_tokens).label("input_tokens"),
-               func.sum(UsageRecord.output_tokens).label("output_tokens")]
-    query = select(*columns).where(UsageRecord.created_at >= since).group_by(day, key).order_by(day, key)
-    rows = db.execute(query).all()
+    key = "model" if by == "model" else "user_id"
+    rows = db.execute(f"SELECT date(created_at), {key}, count(*), sum(input_tokens), sum(output_tokens) FROM usage"
+                      f" WHERE created_at >= ? GROUP BY date(created_at), {key} ORDER BY 1, 2", since).fetchall()
     emails: dict[str, str] = {}
     if by == "user":
-        ids = {r.key for r in rows if r.key}
-        emails = dict(db.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}
-    return [{"date": str(r.day), by: (emails.get(r.key, "deleted user") if by == "user" else r.key),
-             **({"user_id": r.key} if by == "user" else {}), "calls": int(r.calls),
-             "input_tokens": int(r.input_tokens or 0), "output_tokens": int(r.output_tokens or 0)} for r in rows]
+        ids = sorted({r[1] for r in rows if r[1]})
+        if ids:
+            found = db.execute(f"SELECT id, email FROM users WHERE id IN ({', '.join('?' * len(ids))})", *ids)
+            emails = {user_id: email for user_id, email in found.fetchall()}
+    return [{"date": str(day), by: (emails.get(k, "deleted user") if by == "user" else k),
+             **({"user_id": k} if by == "user" else {}), "calls": int(calls),
+             "input_tokens": int(tokens_in or 0), "output_tokens": int(tokens_out or 0)}
+            for day, k, calls, tokens_in, tokens_out in rows]

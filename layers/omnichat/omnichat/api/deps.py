@@ -11,9 +11,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from omnichat.auth.principal import Principal
-from omnichat.auth.users import authenticate
+from omnichat.auth.credentials import authenticate
 from omnichat.config import Settings, app_jwt_secret
 from omnichat.db.engine import session_scope
+from omnichat.db.lite import Db
 from omnichat.errors import Forbidden, Unauthorized
 
 
@@ -29,6 +30,14 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_sql(db: DB) -> Db:
+    """The request's unit of work for the plain-SQL modules (settings, catalog, usage)."""
+    return Db.of_session(db)
+
+
+SQL = Annotated[Db, Depends(get_sql)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
@@ -44,7 +53,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
     credential = bearer_credential(request)
     if credential is None:
         return None
-    principal = authenticate(db, app_jwt_secret(request.app.state), credential)
+    principal = authenticate(Db.of_session(db), app_jwt_secret(request.app.state), credential)
     request.state.principal = principal
     return principal
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from omnichat.auth.opaque import hash_secret, new_secret
 from omnichat.auth.principal import Principal
-from omnichat.auth.users import API_KEY_PREFIX
+from omnichat.auth.credentials import API_KEY_PREFIX
 from omnichat.db.models import ApiKey, utcnow
 from omnichat.errors import BadRequest, NotFound
 

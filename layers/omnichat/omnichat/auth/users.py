@@ -1,25 +1,24 @@
-"""Accounts and sessions: sign up, sign in, sign out, password change, and resolving a
-bearer credential (access token or API key) to a `Principal`."""
+"""Accounts and sessions: sign up, sign in, sign out, password change. Resolving a bearer
+credential to a `Principal` is `omnichat.auth.credentials`."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from omnichat import settings_store
 from omnichat.auth import passwords, throttle
-from omnichat.auth.opaque import hash_secret
 from omnichat.auth.principal import Principal
-from omnichat.auth.tokens import decode_access_token, issue_access_token
+from omnichat.auth.tokens import issue_access_token
 from omnichat.config import Settings
-from omnichat.db.models import ApiKey, AuthSession, User, utcnow
+from omnichat.db.lite import Db
+from omnichat.db.models import AuthSession, User, utcnow
 from omnichat.errors import BadRequest, Conflict, Forbidden, Unauthorized
 
-API_KEY_PREFIX = "ock_"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -42,7 +41,7 @@ def sign_up(db: Session, settings: Settings, email: str, password: str, name: st
     email = normalize_email(email)
     check_password_rules(password)
     first_user = not db.scalar(select(func.count()).select_from(User))
-    policy = settings_store.signup_policy(db, settings)
+    policy = settings_store.signup_policy(Db.of_session(db), settings)
     if first_user:
         role = "admin"
     elif policy == "closed":
@@ -100,41 +99,6 @@ def change_password(db: Session, principal: Principal, current: str, new: str) -
     # Every other session ends: a stolen token dies with the old password.
     db.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
                                          AuthSession.id != principal.session_id))
-
-
-def _principal(user: User, **extra: str | None) -> Principal:
-    return Principal(user_id=user.id, email=user.email, role=user.role, **extra)
-
-
-def authenticate(db: Session, secret: str, credential: str) -> Principal:
-    """Resolve a bearer credential. Checked against the database on every request, so a
-    deleted user, a demotion, a revoked key or a signed-out session takes effect at once."""
-    if credential.startswith(API_KEY_PREFIX):
-        return _authenticate_api_key(db, credential)
-    claims = decode_access_token(secret, credential)
-    row = db.execute(
-        select(User, AuthSession.expires_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
-    ).first()
-    if row is None or row[1] <= utcnow():
-        raise Unauthorized("The session has ended; sign in again", code="session_ended")
-    return _principal(row[0], session_id=claims.session_id)
-
-
-def _authenticate_api_key(db: Session, key: str) -> Principal:
-    row = db.execute(
-        select(User, ApiKey).join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == hash_secret(key), ApiKey.revoked_at.is_(None))
-    ).first()
-    if row is None:
-        raise Unauthorized("The API key is invalid or revoked", code="invalid_api_key")
-    user, api_key = row
-    now = utcnow()
-    # Throttle the write: a key used many times a second updates this once a minute.
-    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
-        db.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    return _principal(user, api_key_id=api_key.id)
 
 
 def prune_sessions(db: Session, now: datetime | None = None) -> None:

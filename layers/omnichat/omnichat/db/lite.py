@@ -1,15 +1,20 @@
-"""The statements of the WebSocket connect path, without SQLAlchemy.
+"""Database access without SQLAlchemy, for the paths whose cold start it would dominate.
 
 The authorizer, $connect and $disconnect run for every connection a browser opens, one
-or two statements each. Importing SQLAlchemy and the ORM models for them would be most of
-their cold start (about 200 ms and 15 MB, bench/cold_start.py), so they talk to the
-database through its DB-API driver directly: sqlite3, or pg8000 as the engine does (same
-URL, same TLS setting). The SQL is plain enough for both databases; the tables are
-models.py's, and tests/test_lite_db.py checks these functions against the ORM on both.
+or two statements each, and the OpenAI gateway needs a handful (credentials, model
+settings, the request log). Importing SQLAlchemy and the ORM models for them would be most
+of their cold start (bench/cold_start.py), so they talk to the database through its
+DB-API driver directly: sqlite3, or pg8000 as the engine does (same URL, same TLS
+setting). The SQL is plain enough for both databases; the tables are models.py's.
+
+Statements written against `Db` are the only implementation of what they do: ORM code
+paths run them inside their own unit of work through `Db.of_session`.
+tests/test_lite_db.py checks them against the ORM on both databases.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -37,10 +42,25 @@ class Db:
         self._cursor.execute(sql if self._sqlite else sql.replace("?", "%s"), values)
         return self._cursor
 
+    @classmethod
+    def of_session(cls, session: Any) -> Db:
+        """An ORM session's own connection and transaction. Its pending changes are
+        flushed first, so the statements here and the ORM see one state."""
+        session.flush()
+        raw = session.connection().connection.dbapi_connection
+        return cls(raw, session.get_bind().dialect.name == "sqlite")
+
     def _bind(self, value: Any) -> Any:
         if isinstance(value, datetime) and self._sqlite:  # SQLAlchemy's SQLite DATETIME format
             return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(value, dict):  # a JSON column: text, as SQLAlchemy's JSON type stores it
+            return json.dumps(value)
         return value
+
+    @staticmethod
+    def json_value(value: Any) -> Any:
+        """A JSON column as read: SQLite hands back its text, pg8000 the decoded value."""
+        return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 # ---------------------------------------------------------------------------- statements

@@ -10,12 +10,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from omnichat import settings_store
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings
-from omnichat.db.models import Setting
+from omnichat.db.lite import Db
 from omnichat.errors import AppError
 from omnichat.providers import registry
 from omnichat.providers.types import ModelInfo
@@ -51,31 +49,24 @@ def split_id(model_id: str) -> tuple[str, str]:
     return provider, name
 
 
-def model_settings(db: Session, model_id: str) -> ModelSettings:
-    row = db.get(Setting, KEY_PREFIX + model_id)
-    if row is None:
-        return ModelSettings()
-    return ModelSettings(**row.value.get("value", {}))
+def model_settings(db: Db, model_id: str) -> ModelSettings:
+    return ModelSettings(**settings_store.get_value(db, KEY_PREFIX + model_id, {}))
 
 
-def all_model_settings(db: Session) -> dict[str, ModelSettings]:
-    rows = db.scalars(select(Setting).where(Setting.key.startswith(KEY_PREFIX)))
-    return {r.key[len(KEY_PREFIX):]: ModelSettings(**r.value.get("value", {})) for r in rows}
+def all_model_settings(db: Db) -> dict[str, ModelSettings]:
+    saved = settings_store.values_under(db, KEY_PREFIX)
+    return {model_id: ModelSettings(**(value or {})) for model_id, value in saved.items()}
 
 
-def save_model_settings(db: Session, model_id: str, ms: ModelSettings) -> None:
-    row = db.get(Setting, KEY_PREFIX + model_id)
-    if row is None:
-        db.add(Setting(key=KEY_PREFIX + model_id, value={"value": asdict(ms)}))
-    else:
-        row.value = {"value": asdict(ms)}
+def save_model_settings(db: Db, model_id: str, ms: ModelSettings) -> None:
+    settings_store.set_value(db, KEY_PREFIX + model_id, asdict(ms))
 
 
 def may_use(principal: Principal, ms: ModelSettings) -> bool:
     return ms.enabled and (ms.visibility == "everyone" or principal.is_admin)
 
 
-def resolve(db: Session, settings: Settings, principal: Principal, model_id: str) -> ResolvedModel:
+def resolve(db: Db, settings: Settings, principal: Principal, model_id: str) -> ResolvedModel:
     """The model a principal asked for, or ModelNotAvailable. A model the user may not see
     answers exactly like an unknown one."""
     provider, name = split_id(model_id)

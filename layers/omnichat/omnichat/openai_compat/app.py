@@ -4,7 +4,9 @@
 Every /v1 route has one policy, `active_principal` (auth.py): an approved user's API key
 or session. Which models a caller may use is the catalog's business (`catalog.resolve`
 and `catalog.may_use`). Every error, from any layer, leaves in OpenAI's shape (errors.py).
-Creating the app does no I/O: no database, secret or AWS call until the first request."""
+Creating the app does no I/O: no database, secret or AWS call until the first request.
+The database is reached through `omnichat.db.lite`, without SQLAlchemy (a cold start of
+the gateway would otherwise be mostly the ORM's import)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from starlette.routing import Route
 from omnichat import __version__
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings, get_settings
-from omnichat.db.engine import session_scope
+from omnichat.db import lite
 from omnichat.errors import AppError
 from omnichat.models import catalog
 from omnichat.providers.errors import ProviderError
@@ -75,11 +77,7 @@ def _model_object(model_id: str, provider: str) -> dict[str, Any]:
 async def _usable_models(settings: Settings, principal: Principal) -> list[dict[str, Any]]:
     models, _failed = await catalog.discover(settings)
 
-    def model_settings() -> dict[str, catalog.ModelSettings]:
-        with session_scope(settings.resolved_database_url) as db:
-            return catalog.all_model_settings(db)
-
-    configured = await to_thread.run_sync(model_settings)
+    configured = await to_thread.run_sync(lite.run, settings.resolved_database_url, catalog.all_model_settings)
     return [_model_object(m.id, m.provider) for m in models
             if catalog.may_use(principal, configured.get(m.id, catalog.ModelSettings()))]
 

@@ -1,7 +1,7 @@
 """Who is calling the gateway: `Authorization: Bearer <API key>` (or a session token;
 `x-api-key: <API key>` is accepted too).
 
-Checked against the database on every request (`omnichat.auth.users.authenticate`), so
+Checked against the database on every request (`omnichat.auth.credentials`), so
 a revoked key (401) or an account set back to pending (403) is refused at once. The
 JWT secret is only loaded for session tokens: an API-key call never needs it, and a cold
 start never fetches it."""
@@ -11,9 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from omnichat.auth.principal import Principal
-from omnichat.auth.users import API_KEY_PREFIX, authenticate
+from omnichat.auth.credentials import API_KEY_PREFIX, authenticate
 from omnichat.config import Settings, app_jwt_secret
-from omnichat.db.engine import session_scope
+from omnichat.db import lite
 
 from .errors import GatewayError
 
@@ -34,8 +34,7 @@ def active_principal(request: Request) -> Principal:
                            code="missing_api_key")
     settings: Settings = request.app.state.settings
     secret = "" if credential.startswith(API_KEY_PREFIX) else app_jwt_secret(request.app.state)
-    with session_scope(settings.resolved_database_url) as db:
-        principal = authenticate(db, secret, credential)
+    principal = lite.run(settings.resolved_database_url, lambda db: authenticate(db, secret, credential))
     if principal.role == "pending":
         raise GatewayError(403, "Your account is waiting for an admin's approval.", code="account_pending")
     if not principal.is_active:

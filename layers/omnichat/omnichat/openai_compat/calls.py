@@ -16,7 +16,7 @@ from anyio import to_thread
 from omnichat import usage
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings
-from omnichat.db.engine import session_scope
+from omnichat.db import lite
 from omnichat.models import catalog
 from omnichat.models.catalog import ResolvedModel
 from omnichat.providers import registry
@@ -28,11 +28,10 @@ log = logging.getLogger("omnichat.gateway")
 async def resolve_model(settings: Settings, principal: Principal, model_id: str) -> ResolvedModel:
     """The model if this principal may use it; an unknown or hidden model is a 404."""
 
-    def work() -> ResolvedModel:
-        with session_scope(settings.resolved_database_url) as db:
-            return catalog.resolve(db, settings, principal, model_id)
+    def work(db: lite.Db) -> ResolvedModel:
+        return catalog.resolve(db, settings, principal, model_id)
 
-    return await to_thread.run_sync(work)
+    return await to_thread.run_sync(lite.run, settings.resolved_database_url, work)
 
 
 def provider_for(settings: Settings, model: ResolvedModel) -> Any:
@@ -69,11 +68,7 @@ class CallLog:
             ttft_ms=ttft, duration_ms=(now - self.started) * 1000, error_code=(error_code or None) and error_code[:64],
         )
 
-        def work() -> None:
-            with session_scope(self.settings.resolved_database_url) as db:
-                usage.record(db, call)
-
         try:
-            await to_thread.run_sync(work)
+            await to_thread.run_sync(lite.run, self.settings.resolved_database_url, lambda db: usage.record(db, call))
         except Exception:  # the answer was given: a lost log row must not turn it into an error
             log.exception("could not record gateway usage for %s", self.model.id)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from omnichat.db.engine import session_scope
+from omnichat.db.lite import Db
 from omnichat.db.models import Message, Stream, StreamSubscriber, utcnow
 from omnichat.usage import CallRecord, record
 
@@ -77,7 +78,7 @@ def finish(url: str, message_id: str, *, status: str, content: str, reasoning: s
         db.execute(update(Message).where(Message.id == message_id).values(
             status=status, content=content, reasoning=reasoning or None, usage=usage, error=error,
             updated_at=utcnow()))
-        record(db, call)
+        record(Db.of_session(db), call)
         _drop(db, message_id)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from omnichat.chats import context, service, titles, tree
 from omnichat.db.engine import session_scope
+from omnichat.db.lite import Db
 from omnichat.db.models import Chat, Message
 from omnichat.models import catalog
 from omnichat.providers import registry
@@ -54,7 +55,7 @@ def resolve_model(db: Session, s: WsSession, chat: Chat | None, requested: str |
     if not model_id:
         raise WsError("invalid_request", "model: choose a model for this chat")
     try:
-        return catalog.resolve(db, s.settings, s.principal, model_id)
+        return catalog.resolve(Db.of_session(db), s.settings, s.principal, model_id)
     except catalog.ModelNotAvailable as exc:
         raise WsError("model_not_found", exc.message) from None
 
@@ -114,7 +115,7 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
         if chat is None or chat.title != titles.DEFAULT_TITLE:
             return  # deleted, or renamed by the user meanwhile
         chat.title = service.clean_title(title)
-        record(db, CallRecord(
+        record(Db.of_session(db), CallRecord(
             user_id=s.principal.user_id, model=p.model.id, provider=p.model.provider, outcome=outcome,
             source="title", chat_id=p.chat_id, input_tokens=finish.usage.input_tokens if finish else 0,
             output_tokens=finish.usage.output_tokens if finish else 0, ttft_ms=finish.ttft_ms if finish else None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from omnichat import settings_store, usage
 from omnichat.db.models import utcnow
-from omnichat.api.deps import DB, AppSettings
+from omnichat.api.deps import DB, SQL, AppSettings
 from omnichat.api.schemas import PlatformSettings, RoleIn, UserOut
 from omnichat.auth import admin as users_admin
 
@@ -41,19 +41,19 @@ def delete_user(user_id: str, db: DB) -> Response:
 
 
 @router.get("/settings", response_model=PlatformSettings)
-def get_settings(db: DB, settings: AppSettings) -> PlatformSettings:
-    return PlatformSettings(signup_policy=settings_store.signup_policy(db, settings))  # type: ignore[arg-type]
+def get_settings(sql: SQL, settings: AppSettings) -> PlatformSettings:
+    return PlatformSettings(signup_policy=settings_store.signup_policy(sql, settings))  # type: ignore[arg-type]
 
 
 @router.put("/settings", response_model=PlatformSettings)
-def put_settings(body: PlatformSettings, db: DB) -> PlatformSettings:
-    settings_store.set_signup_policy(db, body.signup_policy)
+def put_settings(body: PlatformSettings, sql: SQL) -> PlatformSettings:
+    settings_store.set_signup_policy(sql, body.signup_policy)
     return body
 
 
 @router.get("/usage")
-def usage_report(db: DB, days: int = Query(30, ge=1, le=366)) -> dict:
+def usage_report(sql: SQL, days: int = Query(30, ge=1, le=366)) -> dict:
     """Tokens and calls per day, by model and by user, for the last `days` days (UTC)."""
     since = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return {"since": since.date().isoformat(), "days": days,
-            "by_model": usage.daily_totals(db, since, "model"), "by_user": usage.daily_totals(db, since, "user")}
+            "by_model": usage.daily_totals(sql, since, "model"), "by_user": usage.daily_totals(sql, since, "user")}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnichat.api.deps import DB, AppSettings, CurrentUser
+from omnichat.api.deps import DB, SQL, AppSettings, CurrentUser
 from omnichat.errors import BadRequest
 from omnichat.models import catalog, pulls
 from omnichat.providers import registry
@@ -56,9 +56,9 @@ def _out(info: Any, ms: catalog.ModelSettings) -> ModelOut:
 
 
 @router.get("", response_model=ModelListOut)
-async def list_models(principal: CurrentUser, db: DB, settings: AppSettings, refresh: bool = False) -> ModelListOut:
+async def list_models(principal: CurrentUser, sql: SQL, settings: AppSettings, refresh: bool = False) -> ModelListOut:
     found, errors = await catalog.discover(settings, refresh=refresh)
-    saved = catalog.all_model_settings(db)
+    saved = catalog.all_model_settings(sql)
     out = [_out(m, saved.get(m.id, catalog.ModelSettings())) for m in found]
     if not principal.is_admin:
         out = [m for m in out if catalog.may_use(principal, saved.get(m.id, catalog.ModelSettings()))]
@@ -66,12 +66,12 @@ async def list_models(principal: CurrentUser, db: DB, settings: AppSettings, ref
 
 
 @admin_router.patch("/{model_id:path}")
-def update_model(model_id: str, body: ModelPatch, db: DB) -> dict[str, Any]:
+def update_model(model_id: str, body: ModelPatch, sql: SQL) -> dict[str, Any]:
     catalog.split_id(model_id)
-    ms = catalog.model_settings(db, model_id)
+    ms = catalog.model_settings(sql, model_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         setattr(ms, field, value if field != "params" else (value or {}))
-    catalog.save_model_settings(db, model_id, ms)
+    catalog.save_model_settings(sql, model_id, ms)
     return {"id": model_id, **ms.__dict__}
 
 
