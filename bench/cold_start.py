@@ -7,8 +7,9 @@ then serves one representative first invocation, which is where lazily built thi
 FastAPI app, the database engine, AWS clients, secrets) are built. Reported per function: import
 time, first-invocation time, and the child's peak RSS (VmHWM, read by the child itself).
 
-ws_chat's first invocation is a user's chat.send, answered by the deterministic test model
-of local/ollama (no model cost); the others get the events/ samples.
+ws_chat's first invocation is a user's chat.send, and the gateway's a streamed chat
+completion with the user's API key, both answered by the deterministic test model of
+local/ollama (no model cost); the others get the events/ samples.
 
 Everything runs in AWS mode (OMNICHAT_ENV=aws) and offline: the JWT secret (and with
 --postgres the database credentials) read from Secrets Manager as deployed, moto's server
@@ -23,7 +24,11 @@ Python and CPU: requirements.txt and the omnichat package, compiled to bytecode,
 else on the child's path (no site-packages). --cold-bytecode removes that bytecode: what a
 layer without it pays on Lambda's read-only file system at every cold start.
 Target: every handler <= 300 ms and <= 80 MB. Baselines from the same run follow the
-table: a process that only imports sqlalchemy.orm, fastapi, or both, from the same layer.
+table: a process that only imports sqlalchemy.orm, fastapi, or both, from the same layer,
+and the issue's own yardstick, a process that creates a boto3 bedrock-runtime client
+(about 200 ms where the target was set). This machine's speed varies between sessions by
+2x, so each function's time is also given as a ratio to that yardstick: the target is
+<= 1.5x (300 / 200).
 Last line: {"functions": N, "max_import_ms": ..., "max_rss_mb": ..., "per_function": {...}}
 """
 
@@ -45,10 +50,17 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "omnichat"
 EVENTS = ROOT / "events"
 TARGET_MS, TARGET_MB = 300.0, 80.0
-# Baselines measured in the same run: what importing the frameworks alone costs.
-FLOORS = {"sqlalchemy.orm": ["sqlalchemy.orm"], "fastapi": ["fastapi"],
-          "fastapi + sqlalchemy.orm": ["fastapi", "sqlalchemy.orm"]}
+# Baselines measured in the same run: what importing the frameworks alone costs, and the
+# yardstick the target was set against (the issue: "creating a boto3 bedrock-runtime
+# client alone costs about 200 ms and 45 MB here").
+YARDSTICK = "boto3 bedrock-runtime client"
+YARDSTICK_MS = 200.0
+FLOORS = {"sqlalchemy.orm": "import sqlalchemy.orm", "fastapi": "import fastapi",
+          "fastapi + sqlalchemy.orm": "import fastapi, sqlalchemy.orm",
+          YARDSTICK: "import boto3; boto3.client('bedrock-runtime', region_name='us-east-1')"}
 USER_ID = "01JD8ZQ3M6X4K9W2T7R5B1N0CV"  # the user in the sample WebSocket events
+API_KEY = "ock_cold-start-bench-key-0123456789abcdef0123"  # theirs, for the gateway
+TEST_MODEL = "ollama/omnichat-test:latest"
 
 
 # ------------------------------------------------------------------------------ template
@@ -90,12 +102,13 @@ def first_event(code_uri: str) -> Any:
     if folder == "ws_chat":  # a user's first message, answered by the local test model
         event = load("ws-message.json")
         body = json.loads(event["body"])
-        event["body"] = json.dumps({**body, "model": "ollama/omnichat-test:latest"})
+        event["body"] = json.dumps({**body, "model": TEST_MODEL})
         return event
     if folder == "migrate":
         return {}  # a direct invocation: upgrade (nothing to do) and report the revision
-    if folder == "gateway":
-        return {"asgi": "GET /v1/models"}
+    if folder == "gateway":  # an OpenAI client's first call: the key checked, the answer streamed, the call logged
+        return {"asgi": "POST /v1/chat/completions", "key": API_KEY, "body": {
+            "model": TEST_MODEL, "stream": True, "messages": [{"role": "user", "content": "Hello there"}]}}
     return None
 
 
@@ -105,10 +118,9 @@ def child(spec: dict[str, Any]) -> None:
     import time
 
     sys.path[:0] = [spec["code"], spec["layer"]]
-    if spec.get("floor"):  # a baseline: only import these libraries from the layer
+    if spec.get("floor"):  # a baseline: only this, with the layer's libraries
         t0 = time.perf_counter()
-        for name in spec["floor"]:
-            importlib.import_module(name)
+        exec(compile(spec["floor"], "<floor>", "exec"), {})
         print(json.dumps({"import_ms": (time.perf_counter() - t0) * 1000, "first_invoke_ms": 0.0,
                           "rss_mb": peak_rss_mb()}))
         return
@@ -127,7 +139,7 @@ def child(spec: dict[str, Any]) -> None:
     t1 = time.perf_counter()
     outcome = None
     if spec["event"] is not None:
-        outcome = invoke_asgi(entry, spec["event"]["asgi"]) if asgi else invoke(entry, spec)
+        outcome = invoke_asgi(entry, spec["event"]) if asgi else invoke(entry, spec)
     t2 = time.perf_counter()
     print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_invoke_ms": (t2 - t1) * 1000, "outcome": outcome,
                       "rss_mb": peak_rss_mb()}))
@@ -153,22 +165,32 @@ def invoke(handler: Any, spec: dict[str, Any]) -> Any:
     return None
 
 
-def invoke_asgi(app: Any, request: str) -> int:
+def invoke_asgi(app: Any, event: dict[str, Any]) -> int:
+    """One request to the ASGI app, as Lambda Web Adapter forwards it; the whole response
+    is read (a streamed answer included)."""
     import asyncio
 
-    method, path = request.split(" ", 1)
+    method, path = event["asgi"].split(" ", 1)
+    body = json.dumps(event["body"]).encode()
     status: list[int] = []
+    sent = False
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        nonlocal sent
+        if sent:  # the request is whole; as a server does, wait until the response ends
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
 
+    headers = [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Bearer {event['key']}".encode()),
+               (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"127.0.0.1:8000")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+             "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
     asyncio.run(app(scope, receive, send))
     return status[0] if status else 0
 
@@ -196,17 +218,20 @@ def database(home: Path, postgres: str | None) -> Iterator[str]:
 
 
 def prepare(home: Path, url: str) -> str:
-    """Migrates the database and adds the sample events' user (in a throwaway process,
-    so none of this is counted)."""
+    """Migrates the database and adds the sample events' user and their API key (in a
+    throwaway process, so none of this is counted)."""
     code = (
         "import sys; sys.path.insert(0, %r)\n"
+        "from omnichat.auth.opaque import hash_secret\n"
         "from omnichat.db import migrate\n"
         "from omnichat.db.engine import session_scope\n"
-        "from omnichat.db.models import User\n"
+        "from omnichat.db.models import ApiKey, User\n"
         "migrate.upgrade(%r)\n"
         "with session_scope(%r) as db:\n"
         "    db.merge(User(id=%r, email='ada@example.com', name='Ada', password_hash='x', role='user'))\n"
-    ) % (str(LAYER), url, url, USER_ID)
+        "    db.flush()\n"
+        "    db.merge(ApiKey(id='bench-key', user_id=%r, name='bench', prefix=%r, key_hash=hash_secret(%r)))\n"
+    ) % (str(LAYER), url, url, USER_ID, USER_ID, API_KEY[:10], API_KEY)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=home)
     return url
 
@@ -324,41 +349,51 @@ def main(argv: list[str] | None = None) -> int:
         ollama = stack.enter_context(local_ollama(home))
         layer = built_layer(home, args.cold_bytecode)
         ws_endpoint = stack.enter_context(PostRecorder()).url  # where ws_chat's answer goes
-        for name, spec in specs.items():
-            spec = {**spec, "layer": layer}
-            runs = [run_child(name, spec, child_env(home, aws, ws_endpoint, ollama.url, name, spec))
-                    for _ in range(args.repeat)]
-            ok = [r for r in runs if "error" not in r]
-            if not ok:
-                per_function[name] = {"error": runs[0]["error"], "rss_mb": round(runs[0]["rss_mb"], 1)}
-                continue
-            imports = statistics.median(r["import_ms"] for r in ok)
-            firsts = statistics.median(r["first_invoke_ms"] for r in ok)
-            per_function[name] = {
-                "import_ms": round(imports, 1),
-                "first_invoke_ms": round(firsts, 1),
-                "init_ms": round(imports + firsts, 1),
-                "rss_mb": round(max(r["rss_mb"] for r in ok), 1),
-                "first_invocation": ok[0].get("outcome"),
-            }
-        floors = {}
-        for label, modules in FLOORS.items():
-            spec = {"code": layer, "layer": layer, "memory": 128, "floor": modules}
-            runs = [run_child(label, spec, child_env(home, aws, ws_endpoint, ollama.url, label, spec))
-                    for _ in range(args.repeat)]
-            floors[label] = {"import_ms": round(statistics.median(r["import_ms"] for r in runs), 1),
-                             "rss_mb": round(max(r["rss_mb"] for r in runs), 1)}
-    print(f"{'function':24} {'import ms':>10} {'1st call ms':>12} {'total ms':>9} {'peak RSS MB':>12}  target")
+        jobs = {name: {**spec, "layer": layer} for name, spec in specs.items()}
+        jobs.update({label: {"code": layer, "layer": layer, "memory": 128, "floor": code}
+                     for label, code in FLOORS.items()})
+        # Round robin, so a change in the machine's speed during the run touches every
+        # function and baseline alike (the ratios stay fair).
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in jobs}
+        for _ in range(args.repeat):
+            for name, spec in jobs.items():
+                runs[name].append(run_child(name, spec, child_env(home, aws, ws_endpoint, ollama.url, name, spec)))
+    for name in specs:
+        ok = [r for r in runs[name] if "error" not in r]
+        if not ok:
+            per_function[name] = {"error": runs[name][0]["error"], "rss_mb": round(runs[name][0]["rss_mb"], 1)}
+            continue
+        imports = statistics.median(r["import_ms"] for r in ok)
+        firsts = statistics.median(r["first_invoke_ms"] for r in ok)
+        per_function[name] = {
+            "import_ms": round(imports, 1),
+            "first_invoke_ms": round(firsts, 1),
+            "init_ms": round(imports + firsts, 1),
+            "rss_mb": round(max(r["rss_mb"] for r in ok), 1),
+            "first_invocation": ok[0].get("outcome"),
+        }
+    floors = {label: {"import_ms": round(statistics.median(r["import_ms"] for r in runs[label]), 1),
+                      "rss_mb": round(max(r["rss_mb"] for r in runs[label]), 1)} for label in FLOORS}
+    yardstick = floors[YARDSTICK]["import_ms"]
+    for f in per_function.values():
+        if "error" not in f:
+            f["vs_yardstick"] = round(f["init_ms"] / yardstick, 2)
+    print(f"{'function':24} {'import ms':>10} {'1st call ms':>12} {'total ms':>9} {'peak RSS MB':>12} "
+          f"{'x yardstick':>12}  target (ms / x yardstick)")
     for name, f in per_function.items():
         if "error" in f:
             print(f"{name:24} {'error: ' + f['error']:>45}")
             continue
-        within = f["init_ms"] <= TARGET_MS and f["rss_mb"] <= TARGET_MB
+        memory = f["rss_mb"] <= TARGET_MB
+        verdicts = ["ok" if f["init_ms"] <= TARGET_MS and memory else "OVER",
+                    "ok" if f["vs_yardstick"] <= TARGET_MS / YARDSTICK_MS and memory else "OVER"]
         print(f"{name:24} {f['import_ms']:>10.1f} {f['first_invoke_ms']:>12.1f} {f['init_ms']:>9.1f} "
-              f"{f['rss_mb']:>12.1f}  {'ok' if within else 'OVER'}")
+              f"{f['rss_mb']:>12.1f} {f['vs_yardstick']:>12.2f}  {' / '.join(verdicts)}")
     for label, floor in floors.items():
         print(f"{'(floor) ' + label:24} {floor['import_ms']:>10.1f} {'':>12} {floor['import_ms']:>9.1f} "
-              f"{floor['rss_mb']:>12.1f}")
+              f"{floor['rss_mb']:>12.1f} {floor['import_ms'] / yardstick:>12.2f}")
+    print(f"yardstick: {yardstick:.0f} ms here ({YARDSTICK_MS:.0f} ms where the target was set), so 300 ms "
+          f"there is {TARGET_MS * yardstick / YARDSTICK_MS:.0f} ms here (target <= {TARGET_MS / YARDSTICK_MS:.1f}x)")
     measured = [f for f in per_function.values() if "error" not in f]
     summary = {
         "functions": len(per_function),
@@ -370,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "database": "postgresql" if args.postgres else "sqlite",
         "per_function": per_function,
         "floors": floors,
+        "yardstick_ms": yardstick,
+        "max_vs_yardstick": max((f["vs_yardstick"] for f in measured), default=None),
     }
     print(json.dumps(summary))
     return 0

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -9,6 +14,8 @@ from sqlalchemy import inspect
 from omnichat.db import migrate
 from omnichat.db.engine import get_engine
 from omnichat.db.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_migrated_schema_matches_the_models(db_url):
@@ -40,3 +47,19 @@ def test_cli_upgrade(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert main(["db", "upgrade", "--database-url", url]) == 0
     assert "database at revision" in capsys.readouterr().out
+
+
+def test_head_is_the_newest_script():
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head() == migrate.HEAD
+
+
+def test_a_database_at_head_is_left_alone_without_loading_alembic(db_url):
+    """What most deploys run (the `migrate` custom resource): one query, no Alembic."""
+    code = ("import sys\nfrom omnichat.db import migrate\n"
+            f"migrate.upgrade({db_url!r})\n"
+            f"print(migrate.current({db_url!r}), sorted({{m.split('.')[0] for m in sys.modules}} & {{'alembic', 'sqlalchemy'}}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "layers/omnichat")})
+    assert out.stdout.split() == [migrate.HEAD, "[]"]

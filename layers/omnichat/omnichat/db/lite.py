@@ -57,6 +57,11 @@ class Db:
             return json.dumps(value)
         return value
 
+    def has_table(self, name: str) -> bool:
+        sql = ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?" if self._sqlite else
+               "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?")
+        return self.execute(sql, name).fetchone() is not None
+
     @staticmethod
     def json_value(value: Any) -> Any:
         """A JSON column as read: SQLite hands back its text, pg8000 the decoded value."""
