@@ -66,9 +66,10 @@ def test_import_is_cheap():
     assert out.stdout.strip() == "[] None None"
 
 
-def test_serving_calls_never_loads_sqlalchemy(function_env, user):
+def test_serving_calls_never_loads_sqlalchemy_or_pydantic(function_env, user):
     """Authenticated calls (the key check, model settings, a completion and its row in the
-    request log) run on omnichat.db.lite: the ORM would be most of a cold start."""
+    request log) run on omnichat.db.lite, and bodies are checked without Pydantic: either
+    would be a large part of a cold start."""
     events = [http_api_event("GET", "/v1/models", user.key), http_api_event("POST", "/v1/chat/completions", user.key, {
         "model": OLLAMA_MODEL, "messages": [{"role": "user", "content": "hi [[tokens=2]]"}]})]
     code = (
@@ -78,7 +79,7 @@ def test_serving_calls_never_loads_sqlalchemy(function_env, user):
         "context = types.SimpleNamespace(function_name='gw', aws_request_id='r', log_stream_name='s',"
         " get_remaining_time_in_millis=lambda: 29_000)\n"
         "codes = [gateway.handler(event, context)['statusCode'] for event in json.load(sys.stdin)]\n"
-        "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi'})]))\n"
+        "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi', 'pydantic'})]))\n"
     )
     env = {**os.environ, "OMNICHAT_BEDROCK_ENABLED": "false", "PYTHONPATH": str(ROOT / "layers/omnichat")}
     out = subprocess.run([sys.executable, "-c", code], input=json.dumps(events), capture_output=True, text=True,

@@ -4,14 +4,14 @@ HTTP status the official SDKs turn into their exception classes (400 BadRequestE
 RateLimitError, 500/503 InternalServerError).
 
 Every failure the gateway can meet is turned into a `GatewayError` here: the platform's
-`AppError`s (auth, catalog), the providers' typed `ProviderError`s, and Pydantic's
-validation errors (with `param` naming the offending field, as OpenAI does)."""
+`AppError`s (auth, catalog), the providers' typed `ProviderError`s, and invalid request
+bodies (schemas.py: `param` names the offending field, as OpenAI does)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable
+from typing import Any
 
 from omnichat.errors import AppError
 from omnichat.providers.errors import ProviderError
@@ -90,37 +90,3 @@ def from_exception(exc: BaseException) -> GatewayError:
     log.exception("unexpected gateway error", exc_info=exc)
     return GatewayError(500, "The server had an error while processing your request.", code="internal_error")
 
-
-def param_path(loc: Iterable[Any], fields: frozenset[str] = frozenset()) -> str | None:
-    """`("messages", 2, "content")` -> `"messages[2].content"`. Parts of the location that
-    are not field names (Pydantic's union member tags such as `str` or `list[str]`) are
-    left out when `fields` is given."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "body":
-            continue
-        elif not fields or part in fields:
-            out += f".{part}" if out else str(part)
-    return out or None
-
-
-def from_validation(errors: list[dict[str, Any]], fields: frozenset[str] = frozenset()) -> GatewayError:
-    """The first of Pydantic's errors as a 400 naming its parameter."""
-    if not errors:
-        return invalid(None, "The request body is invalid")
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return invalid(None, "The request body is not valid JSON", code="invalid_json")
-    param = param_path(first.get("loc", ()), fields)
-    kind = first.get("type", "")
-    if kind == "missing":
-        return invalid(param, f"Missing required parameter: '{param}'.", code="missing_required_parameter")
-    if kind == "extra_forbidden":
-        return invalid(param, f"Unrecognized request argument supplied: '{param}'.", code="unknown_parameter")
-    message = str(first.get("msg", "invalid value"))
-    given = first.get("input")
-    shown = json.dumps(given, default=str)[:80] if isinstance(given, (str, int, float, bool)) else None
-    detail = f" (got {shown})" if shown is not None else ""
-    return invalid(param, f"Invalid value for '{param}': {message}{detail}.")
