@@ -158,6 +158,10 @@ def test_api_keys_and_sessions_resolve_as_the_orm_wrote_them(db_url: str) -> Non
     lite.run(db_url, lambda db: credentials.authenticate(db, "", key))  # within a minute: no second write
     with session_scope(db_url) as db:
         assert db.get(ApiKey, key_id).last_used_at == used
+        db.get(ApiKey, key_id).last_used_at = used - timedelta(minutes=2)
+    lite.run(db_url, lambda db: credentials.authenticate(db, "", key))  # a minute later: recorded again
+    with session_scope(db_url) as db:
+        assert db.get(ApiKey, key_id).last_used_at > used
     assert lite.run(db_url, lambda db: credentials.authenticate(db, "s" * 32, token)).user_id == ada.user_id
     with session_scope(db_url) as db:
         db.execute(update(AuthSession).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))

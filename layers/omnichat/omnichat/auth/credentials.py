@@ -35,11 +35,12 @@ def authenticate(db: Db, secret: str, credential: str) -> Principal:
 
 
 def _api_key(db: Db, key: str) -> Principal:
-    row = db.execute("SELECT u.id, u.email, u.role, k.id FROM users u JOIN api_keys k ON k.user_id = u.id"
-                     " WHERE k.key_hash = ? AND k.revoked_at IS NULL", hash_secret(key)).fetchone()
+    now = datetime.now(timezone.utc)
+    row = db.execute("SELECT u.id, u.email, u.role, k.id, k.last_used_at IS NULL OR k.last_used_at < ?"
+                     " FROM users u JOIN api_keys k ON k.user_id = u.id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                     now - LAST_USED_EVERY, hash_secret(key)).fetchone()
     if row is None:
         raise Unauthorized("The API key is invalid or revoked", code="invalid_api_key")
-    now = datetime.now(timezone.utc)
-    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-               now, row[3], now - LAST_USED_EVERY)
+    if row[4]:
+        db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, row[3])
     return Principal(user_id=row[0], email=row[1], role=row[2], api_key_id=row[3])
