@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from omnichat.config import SIGNUP_POLICIES, Settings
-from omnichat.db.lite import Db
+from omnichat.db.lite import Db, like_escape
 from omnichat.errors import BadRequest
 
 SIGNUP_POLICY = "signup_policy"
@@ -21,7 +21,7 @@ def get_value(db: Db, key: str, default: Any = None) -> Any:
 
 def values_under(db: Db, prefix: str) -> dict[str, Any]:
     """Every setting whose key starts with `prefix`, by the rest of its key."""
-    rows = db.execute("SELECT key, value FROM settings WHERE key LIKE ? ESCAPE '\\'", _like_prefix(prefix))
+    rows = db.execute("SELECT key, value FROM settings WHERE key LIKE ? ESCAPE '\\'", like_escape(prefix) + "%")
     return {key[len(prefix):]: Db.json_value(value).get("value") for key, value in rows.fetchall()}
 
 
@@ -40,7 +40,3 @@ def set_signup_policy(db: Db, policy: str) -> None:
         raise BadRequest(f"signup_policy must be one of {', '.join(SIGNUP_POLICIES)}",
                          code="invalid_setting")
     set_value(db, SIGNUP_POLICY, policy)
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

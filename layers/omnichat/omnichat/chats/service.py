@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from omnichat.auth.principal import Principal
+from omnichat.db.lite import like_escape
 from omnichat.db.models import Chat, Message, utcnow
 from omnichat.errors import BadRequest, NotFound
 
@@ -87,8 +88,7 @@ def _decode_cursor(cursor: str) -> tuple[bool, datetime, str]:
 
 
 def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_escape(text)}%"
 
 
 def list_chats(db: Session, principal: Principal, *, limit: int = 30, cursor: str | None = None,

@@ -68,6 +68,11 @@ class Db:
         return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+def like_escape(text: str) -> str:
+    """`text` matched literally by `LIKE ... ESCAPE '\\'` (its `%`, `_` and `\\` escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # ---------------------------------------------------------------------------- statements
 def redeem_ticket(url: str, ticket: str) -> Principal:
     """A WebSocket ticket, redeemed exactly once: the conditional UPDATE lets only one of
