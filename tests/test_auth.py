@@ -180,8 +180,8 @@ def test_ws_tickets_are_single_use_hashed_and_short_lived(client, settings):
 def test_expired_ws_ticket_is_refused(client, settings):
     a = sign_up(client, "a@example.com")
     url = settings.resolved_database_url
-    with session_scope(url) as db:
-        ticket, _ = tickets.issue(db, settings.with_overrides(ws_ticket_ttl_s=-1), Principal(a.id, a.email, "admin"))
+    ticket, _ = lite.run(url, lambda db: tickets.issue(db, settings.with_overrides(ws_ticket_ttl_s=-1),
+                                                        Principal(a.id, a.email, "admin")))
     with pytest.raises(Unauthorized):
         lite.redeem_ticket(url, ticket)
 

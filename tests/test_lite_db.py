@@ -35,8 +35,7 @@ def fresh_pool():
 
 
 def issue(url: str, principal: Principal, ttl_s: int = 60) -> str:
-    with session_scope(url) as db:
-        return tickets.issue(db, Settings(ws_ticket_ttl_s=ttl_s), principal)[0]
+    return lite.run(url, lambda db: tickets.issue(db, Settings(ws_ticket_ttl_s=ttl_s), principal)[0])
 
 
 def test_a_ticket_is_redeemed_once_by_its_user(db_url: str) -> None:
@@ -105,21 +104,40 @@ def test_connections_are_registered_and_forgotten_as_the_orm_sees_them(db_url: s
         assert db.scalars(select(StreamSubscriber.connection_id)).all() == ["conn-2="]
 
 
-def test_a_connection_the_server_dropped_is_replaced(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a server-side disconnect needs a server")
-    ada = make_user(db_url, "ada@example.com")
-    lite.register_connection(db_url, "c1=", ada.user_id, "")
+def drop_pooled_connection(db_url: str) -> None:
+    """As RDS Proxy does with an idle client: the server ends the pooled connection."""
     (pooled,) = lite._idle[db_url]
     cursor = pooled.cursor()
     cursor.execute("SELECT pg_backend_pid()")
     pid = cursor.fetchone()[0]
     pooled.commit()
-    with session_scope(db_url) as db:  # as RDS Proxy does with an idle client
-        db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    lite.register_connection(db_url, "c2=", ada.user_id, "")
     with session_scope(db_url) as db:
-        assert sorted(db.scalars(select(Connection.connection_id))) == ["c1=", "c2="]
+        db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+def test_a_connection_the_server_dropped_is_replaced(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a server-side disconnect needs a server")
+    ada = make_user(db_url, "ada@example.com")
+    lite.register_connection(db_url, "c1=", ada.user_id, "")
+    drop_pooled_connection(db_url)
+    lite.register_connection(db_url, "c2=", ada.user_id, "")  # lite.run: the work is run again
+    drop_pooled_connection(db_url)
+    with lite.transaction(db_url) as db:  # lite.transaction: the connection is checked first
+        db.execute("INSERT INTO connections (connection_id, user_id, endpoint, connected_at) VALUES (?, ?, '', ?)",
+                   "c3=", ada.user_id, lite.utcnow())
+    with session_scope(db_url) as db:
+        assert sorted(db.scalars(select(Connection.connection_id))) == ["c1=", "c2=", "c3="]
+
+
+def test_a_failed_transaction_is_rolled_back_and_its_connection_reused(db_url: str) -> None:
+    ada = make_user(db_url, "ada@example.com")
+    with pytest.raises(RuntimeError), lite.transaction(db_url) as db:
+        db.execute("DELETE FROM users WHERE id = ?", ada.user_id)
+        raise RuntimeError("the request failed")
+    assert len(lite._idle[db_url]) == 1
+    with lite.transaction(db_url) as db:
+        assert [tuple(row) for row in db.execute("SELECT email FROM users").fetchall()] == [("ada@example.com",)]
 
 
 def test_statements_run_in_an_orm_unit_of_work(db_url: str) -> None:
@@ -146,10 +164,10 @@ def test_statements_run_in_an_orm_unit_of_work(db_url: str) -> None:
 
 def test_api_keys_and_sessions_resolve_as_the_orm_wrote_them(db_url: str) -> None:
     ada = make_user(db_url, "ada@example.com")
-    with session_scope(db_url) as db:
+    with lite.transaction(db_url) as db:
         row, key = api_keys.create(db, ada, "k")
         key_id = row.id
-        token, _ = users.start_session(db, Settings(), "s" * 32, db.get(User, ada.user_id))
+        token = users.start_session(db, Settings(), "s" * 32, users.get_user(db, ada.user_id))
     principal = lite.run(db_url, lambda db: credentials.authenticate(db, "", key))
     assert (principal.user_id, principal.api_key_id) == (ada.user_id, key_id)
     with session_scope(db_url) as db:

@@ -30,4 +30,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 if snapstart.snapshotting():
     _adapter = _build()
-    snapstart.prepare()
+    snapstart.prepare("pg8000.dbapi")

@@ -45,4 +45,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 if snapstart.snapshotting():  # what a chat.send needs, in the snapshot
     snapstart.prepare("omnichat.config", "omnichat.streaming.relay", "omnichat.streaming.sinks",
                       "omnichat.ws.dispatcher", "omnichat.ws.lambda_events", "omnichat.ws.session",
-                      "omnichat.providers.ollama")
+                      "omnichat.providers.ollama", "pg8000.dbapi")

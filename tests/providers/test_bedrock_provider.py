@@ -266,10 +266,12 @@ def test_backend_down_is_provider_unavailable(aws_env) -> None:
 
 
 def test_stall_before_first_byte_is_a_timeout(bedrock) -> None:
-    bedrock.state.faults.stall(2.0)
+    bedrock.state.faults.stall(4.0)
     started = time.monotonic()
     _, error = stream_until_error(provider_for(bedrock.url, provider_read_timeout_s=0.3), ask("x"))
-    assert type(error) is ProviderTimeout and time.monotonic() - started < 2.0
+    # Given up long before the stall ended (the time includes making the boto3 client,
+    # which a loaded machine can take a second or more over).
+    assert type(error) is ProviderTimeout and time.monotonic() - started < 4.0
 
 
 def test_stall_mid_stream_is_a_timeout_with_partial_text(bedrock) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from omnichat.auth import tickets
 from omnichat.auth.principal import Principal
-from omnichat.db.engine import session_scope
+from omnichat.db import lite
 from tests.helpers import load_function
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -63,10 +63,9 @@ class Harness:
 
     # ---- connecting -------------------------------------------------------------------
     def ticket_for(self, principal: Principal) -> str:
-        with session_scope(self.db_url) as db:
-            from omnichat.config import get_settings
+        from omnichat.config import get_settings
 
-            return tickets.issue(db, get_settings(), principal)[0]
+        return lite.run(self.db_url, lambda db: tickets.issue(db, get_settings(), principal)[0])
 
     def authorize(self, ticket: str | None) -> dict:
         query = {"ticket": ticket} if ticket is not None else {}

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from omnichat.db.engine import session_scope
+from omnichat.db.lite import Db
 from omnichat.db.models import ModelPull
 from tests.ws.harness import of_type
 
@@ -62,10 +63,14 @@ def test_asking_again_attaches_to_the_active_pull(harness, alice, monkeypatch, d
 
     monkeypatch.setenv("OMNICHAT_PULL_QUEUE", "true")
     get_settings.cache_clear()
+
+    def ask(db) -> str:
+        return request_pull(Db.of_session(db), "ollama/x:1b", alice.user_id).id
+
     with session_scope(db_url) as db:
-        first = request_pull(db, "ollama/x:1b", alice.user_id).id
+        first = ask(db)
     with session_scope(db_url) as db:
-        assert request_pull(db, "ollama/x:1b", alice.user_id).id == first
+        assert ask(db) == first
         db.get(ModelPull, first).status = "error"
     with session_scope(db_url) as db:
-        assert request_pull(db, "ollama/x:1b", alice.user_id).id != first  # a finished pull can be retried
+        assert ask(db) != first  # a finished pull can be retried

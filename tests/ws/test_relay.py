@@ -11,6 +11,7 @@ import pytest
 from omnichat.auth.principal import Principal
 from omnichat.chats import service, tree
 from omnichat.db.engine import session_scope
+from omnichat.db.lite import Db
 from omnichat.db.models import Message, User
 from omnichat.providers.types import ChatRequest, Finish, TextDelta, Usage
 from omnichat.streaming import control
@@ -58,11 +59,11 @@ def streaming_message(db_url):
         user = User(email="r@example.com", password_hash="-", role="user")
         db.add(user)
         db.flush()
-        principal = Principal(user.id, user.email, "user")
-        chat = service.create(db, principal, model="ollama/x")
-        question, _ = tree.append(db, chat, role="user", content="q")
-        answer, _ = tree.append(db, chat, role="assistant", content="", status="streaming")
-        control.begin(db, chat_id=chat.id, user_id=user.id, message_id=answer.id, connection_id="conn-a=")
+        principal, sql = Principal(user.id, user.email, "user"), Db.of_session(db)
+        chat = service.create(sql, principal, model="ollama/x")
+        question, _ = tree.append(sql, chat, role="user", content="q")
+        answer, _ = tree.append(sql, chat, role="assistant", content="", status="streaming")
+        control.begin(sql, chat_id=chat.id, user_id=user.id, message_id=answer.id, connection_id="conn-a=")
         return chat.id, answer.id, user.id
 
 

@@ -4,11 +4,10 @@ settings without SQLAlchemy); ORM code passes `Db.of_session(session)`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from omnichat.config import SIGNUP_POLICIES, Settings
-from omnichat.db.lite import Db, like_escape
+from omnichat.db.lite import Db, like_escape, utcnow
 from omnichat.errors import BadRequest
 
 SIGNUP_POLICY = "signup_policy"
@@ -26,9 +25,8 @@ def values_under(db: Db, prefix: str) -> dict[str, Any]:
 
 
 def set_value(db: Db, key: str, value: Any) -> None:
-    db.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
-               " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-               key, {"value": value}, datetime.now(timezone.utc))
+    db.insert("settings", {"key": key, "value": {"value": value}, "updated_at": utcnow()},
+              "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
 
 
 def signup_policy(db: Db, settings: Settings) -> str:

@@ -16,15 +16,11 @@ def snapshotting() -> bool:
 
 
 def prepare(*modules: str) -> None:
-    """Imports `modules` and configures the ORM's mappers (otherwise done by the first
-    query). Nothing here may open a connection or read a secret: a snapshot must not hold
-    either. After each restore `random` is reseeded, or every environment restored from
-    one snapshot would draw the same retry jitter."""
+    """Imports `modules`. Nothing here may open a connection or read a secret: a snapshot
+    must not hold either. After each restore `random` is reseeded, or every environment
+    restored from one snapshot would draw the same retry jitter."""
     for name in modules:
         importlib.import_module(name)
-    from sqlalchemy.orm import configure_mappers
-
-    configure_mappers()
     try:
         from snapshot_restore_py import register_after_restore  # in Lambda's Python runtime
     except ImportError:

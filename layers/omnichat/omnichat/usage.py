@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from omnichat.db.lite import Db
+from omnichat.db.lite import Db, utcnow
 from omnichat.ids import new_id
 
 
@@ -30,17 +30,15 @@ class CallRecord:
     error_code: str | None = None
 
 
-_COLUMNS = ("id", "user_id", "api_key_id", "chat_id", "message_id", "source", "model", "provider", "input_tokens",
-            "output_tokens", "cache_read_tokens", "cache_write_tokens", "ttft_ms", "duration_ms", "outcome",
-            "error_code", "created_at")
-_INSERT = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-
-
 def record(db: Db, call: CallRecord) -> None:
-    db.execute(_INSERT, new_id(), call.user_id, call.api_key_id, call.chat_id, call.message_id, call.source,
-               call.model, call.provider, call.input_tokens, call.output_tokens, call.cache_read_tokens,
-               call.cache_write_tokens, None if call.ttft_ms is None else int(round(call.ttft_ms)),
-               int(round(call.duration_ms)), call.outcome, call.error_code, datetime.now(timezone.utc))
+    db.insert("usage", {
+        "id": new_id(), "user_id": call.user_id, "api_key_id": call.api_key_id, "chat_id": call.chat_id,
+        "message_id": call.message_id, "source": call.source, "model": call.model, "provider": call.provider,
+        "input_tokens": call.input_tokens, "output_tokens": call.output_tokens,
+        "cache_read_tokens": call.cache_read_tokens, "cache_write_tokens": call.cache_write_tokens,
+        "ttft_ms": None if call.ttft_ms is None else int(round(call.ttft_ms)),
+        "duration_ms": int(round(call.duration_ms)), "outcome": call.outcome, "error_code": call.error_code,
+        "created_at": utcnow()})
 
 
 def daily_totals(db: Db, since: datetime, by: str) -> list[dict[str, object]]:

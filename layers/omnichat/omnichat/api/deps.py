@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Iterator
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
-from omnichat.auth.principal import Principal
 from omnichat.auth.credentials import authenticate
+from omnichat.auth.principal import Principal
 from omnichat.config import Settings, app_jwt_secret
-from omnichat.db.engine import session_scope
+from omnichat.db import lite
 from omnichat.db.lite import Db
 from omnichat.errors import Forbidden, Unauthorized
 
@@ -22,22 +21,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One unit of work per request, committed before the response is sent (the
-    dependency is function-scoped, see `DB`)."""
-    with session_scope(request.app.state.settings.resolved_database_url) as session:
-        yield session
+def get_sql(request: Request) -> Iterator[Db]:
+    """One transaction per request (plain SQL over omnichat.db.lite), committed before
+    the response is sent (the dependency is function-scoped, see `SQL`)."""
+    with lite.transaction(request.app.state.settings.resolved_database_url) as db:
+        yield db
 
 
-DB = Annotated[Session, Depends(get_db, scope="function")]
-
-
-def get_sql(db: DB) -> Db:
-    """The request's unit of work for the plain-SQL modules (settings, catalog, usage)."""
-    return Db.of_session(db)
-
-
-SQL = Annotated[Db, Depends(get_sql)]
+SQL = Annotated[Db, Depends(get_sql, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
@@ -49,11 +40,11 @@ def bearer_credential(request: Request) -> str | None:
     return value.strip()
 
 
-def optional_principal(request: Request, db: DB) -> Principal | None:
+def optional_principal(request: Request, db: SQL) -> Principal | None:
     credential = bearer_credential(request)
     if credential is None:
         return None
-    principal = authenticate(Db.of_session(db), app_jwt_secret(request.app.state), credential)
+    principal = authenticate(db, app_jwt_secret(request.app.state), credential)
     request.state.principal = principal
     return principal
 

@@ -7,12 +7,12 @@ the same statements in its own unit of work (`Db.of_session`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from omnichat.auth.opaque import hash_secret
 from omnichat.auth.principal import Principal
 from omnichat.auth.tokens import decode_access_token
-from omnichat.db.lite import Db
+from omnichat.db.lite import Db, utcnow
 from omnichat.errors import Unauthorized
 
 API_KEY_PREFIX = "ock_"
@@ -28,14 +28,14 @@ def authenticate(db: Db, secret: str, credential: str) -> Principal:
     claims = decode_access_token(secret, credential)
     row = db.execute("SELECT u.id, u.email, u.role FROM users u JOIN sessions s ON s.user_id = u.id"
                      " WHERE s.id = ? AND u.id = ? AND s.expires_at > ?",
-                     claims.session_id, claims.user_id, datetime.now(timezone.utc)).fetchone()
+                     claims.session_id, claims.user_id, utcnow()).fetchone()
     if row is None:
         raise Unauthorized("The session has ended; sign in again", code="session_ended")
     return Principal(user_id=row[0], email=row[1], role=row[2], session_id=claims.session_id)
 
 
 def _api_key(db: Db, key: str) -> Principal:
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     row = db.execute("SELECT u.id, u.email, u.role, k.id, k.last_used_at IS NULL OR k.last_used_at < ?"
                      " FROM users u JOIN api_keys k ON k.user_id = u.id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
                      now - LAST_USED_EVERY, hash_secret(key)).fetchone()

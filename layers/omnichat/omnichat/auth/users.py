@@ -1,25 +1,43 @@
 """Accounts and sessions: sign up, sign in, sign out, password change. Resolving a bearer
-credential to a `Principal` is `omnichat.auth.credentials`."""
+credential to a `Principal` is `omnichat.auth.credentials`. Plain SQL over
+`omnichat.db.lite`."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from omnichat import settings_store
 from omnichat.auth import passwords, throttle
 from omnichat.auth.principal import Principal
 from omnichat.auth.tokens import issue_access_token
 from omnichat.config import Settings
-from omnichat.db.lite import Db
-from omnichat.db.models import AuthSession, User, utcnow
-from omnichat.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from omnichat.db.lite import Db, Record, utcnow
+from omnichat.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from omnichat.ids import new_id
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class UserRow(Record):
+    TABLE = "users"
+
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    role: str  # admin | user | pending
+    created_at: datetime
+    updated_at: datetime
+
+
+def get_user(db: Db, user_id: str) -> UserRow:
+    user = UserRow.first(db, "WHERE id = ?", user_id)
+    if user is None:
+        raise NotFound("No such user", code="user_not_found")
+    return user
 
 
 def normalize_email(email: str) -> str:
@@ -37,69 +55,69 @@ def check_password_rules(password: str) -> None:
         )
 
 
-def sign_up(db: Session, settings: Settings, email: str, password: str, name: str) -> User:
+def sign_up(db: Db, settings: Settings, email: str, password: str, name: str) -> UserRow:
     email = normalize_email(email)
     check_password_rules(password)
-    first_user = not db.scalar(select(func.count()).select_from(User))
-    policy = settings_store.signup_policy(Db.of_session(db), settings)
+    first_user = db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
+    policy = settings_store.signup_policy(db, settings)
     if first_user:
         role = "admin"
     elif policy == "closed":
         raise Forbidden("Sign-up is closed on this server", code="signup_closed")
     else:
         role = "pending" if policy == "approval" else "user"
-    if db.scalar(select(User.id).where(User.email == email)):
+    now = utcnow()
+    user = UserRow(id=new_id(), email=email, name=name.strip()[:200], password_hash=passwords.hash_password(password),
+                   role=role, created_at=now, updated_at=now)
+    # A concurrent sign-up with the same email may win the race: then nothing is inserted.
+    if user.insert(db, "ON CONFLICT (email) DO NOTHING").rowcount != 1:
         raise Conflict("An account with this email already exists", code="email_taken")
-    user = User(email=email, name=name.strip()[:200], password_hash=passwords.hash_password(password), role=role)
-    db.add(user)
-    try:
-        db.flush()
-    except IntegrityError:  # a concurrent sign-up with the same email won the race
-        db.rollback()
-        raise Conflict("An account with this email already exists", code="email_taken") from None
     return user
 
 
-def start_session(db: Session, settings: Settings, secret: str, user: User) -> tuple[str, AuthSession]:
-    session = AuthSession(user_id=user.id, expires_at=utcnow() + timedelta(seconds=settings.access_token_ttl_s))
-    db.add(session)
-    db.flush()
-    return issue_access_token(secret, user.id, session.id, settings.access_token_ttl_s), session
+def start_session(db: Db, settings: Settings, secret: str, user: UserRow) -> str:
+    """A new session and its access token. The user's expired sessions go at the same time."""
+    now = utcnow()
+    session_id = new_id()
+    db.execute("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", user.id, now)
+    db.insert("sessions", {"id": session_id, "user_id": user.id, "created_at": now,
+                           "expires_at": now + timedelta(seconds=settings.access_token_ttl_s)})
+    return issue_access_token(secret, user.id, session_id, settings.access_token_ttl_s)
 
 
-def sign_in(db: Session, settings: Settings, secret: str, email: str, password: str,
-            address: str | None) -> tuple[str, User]:
+def sign_in(db: Db, settings: Settings, secret: str, email: str, password: str,
+            address: str | None) -> tuple[str, UserRow]:
     email = email.strip().lower()
     throttle.check_allowed(db, settings, email, address)
-    user = db.scalar(select(User).where(User.email == email))
+    user = UserRow.first(db, "WHERE email = ?", email)
     # Verify against a dummy hash for unknown accounts: same cost, no account enumeration.
     ok = passwords.verify_password(user.password_hash if user else passwords.dummy_hash(), password)
     if not user or not ok:
-        throttle.record_failure(db, email, address)
+        throttle.record_failure(db, settings, email, address)
         db.commit()  # the error below rolls the request back; the failure must still count
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
     throttle.clear_account(db, email)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    token, _ = start_session(db, settings, secret, user)
-    return token, user
+        _set_password(db, user, password)
+    return start_session(db, settings, secret, user), user
 
 
-def sign_out(db: Session, principal: Principal) -> None:
+def _set_password(db: Db, user: UserRow, password: str) -> None:
+    user.password_hash, user.updated_at = passwords.hash_password(password), utcnow()
+    db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+               user.password_hash, user.updated_at, user.id)
+
+
+def sign_out(db: Db, principal: Principal) -> None:
     if principal.session_id:
-        db.execute(delete(AuthSession).where(AuthSession.id == principal.session_id))
+        db.execute("DELETE FROM sessions WHERE id = ?", principal.session_id)
 
 
-def change_password(db: Session, principal: Principal, current: str, new: str) -> None:
-    user = db.get(User, principal.user_id)
+def change_password(db: Db, principal: Principal, current: str, new: str) -> None:
+    user = UserRow.first(db, "WHERE id = ?", principal.user_id)
     if user is None or not passwords.verify_password(user.password_hash, current):
         raise Unauthorized("The current password is wrong", code="invalid_credentials")
     check_password_rules(new)
-    user.password_hash = passwords.hash_password(new)
+    _set_password(db, user, new)
     # Every other session ends: a stolen token dies with the old password.
-    db.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
-                                         AuthSession.id != principal.session_id))
-
-
-def prune_sessions(db: Session, now: datetime | None = None) -> None:
-    db.execute(delete(AuthSession).where(AuthSession.expires_at <= (now or datetime.now(timezone.utc))))
+    db.execute("DELETE FROM sessions WHERE user_id = ? AND id <> ?", user.id, principal.session_id or "")

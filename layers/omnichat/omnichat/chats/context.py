@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from omnichat.chats import tree
-from omnichat.db.models import Chat, Message
+from omnichat.chats.rows import ChatRow, MessageRow
+from omnichat.db.lite import Db
 from omnichat.providers.types import ChatRequest
 from omnichat.providers.types import Message as Turn
 
@@ -17,7 +16,7 @@ DEFAULT_CONTEXT_CHARS = 24_000
 MAX_TURNS = 200
 
 
-def history(db: Session, chat: Chat, last: Message, budget_chars: int = DEFAULT_CONTEXT_CHARS) -> list[Turn]:
+def history(db: Db, chat: ChatRow, last: MessageRow, budget_chars: int = DEFAULT_CONTEXT_CHARS) -> list[Turn]:
     messages = _branch_to(db, chat, last)
     turns: list[Turn] = []
     used = 0
@@ -34,13 +33,13 @@ def history(db: Session, chat: Chat, last: Message, budget_chars: int = DEFAULT_
     return turns
 
 
-def _branch_to(db: Session, chat: Chat, last: Message) -> list[Message]:
+def _branch_to(db: Db, chat: ChatRow, last: MessageRow) -> list[MessageRow]:
     """The branch ending at `last` (which may not be the chat's leaf)."""
     older = tree.branch_page(db, chat, before=last.id, limit=MAX_TURNS - 1).messages
     return [*older, last]
 
 
-def build_request(db: Session, chat: Chat, last: Message, model_name: str, params: dict[str, Any],
+def build_request(db: Db, chat: ChatRow, last: MessageRow, model_name: str, params: dict[str, Any],
                   defaults: dict[str, Any] | None = None) -> ChatRequest:
     merged = {**(defaults or {}), **(chat.params or {}), **params}
     return ChatRequest(

@@ -1,5 +1,6 @@
 """Chats: create, list (keyset pagination, pinned first, newest first, search), update
-and delete. Every query is scoped to the owner: another user's chat is simply not found."""
+and delete. Every query is scoped to the owner: another user's chat is simply not found.
+Plain SQL over `omnichat.db.lite` (see chats/rows.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, or_, select, true
-from sqlalchemy.orm import Session
-
 from omnichat.auth.principal import Principal
-from omnichat.db.lite import like_escape
-from omnichat.db.models import Chat, Message, utcnow
+from omnichat.chats.rows import ChatRow, get_chat
+from omnichat.chats.titles import DEFAULT_TITLE
+from omnichat.db.lite import Db, like_escape, utcnow
 from omnichat.errors import BadRequest, NotFound
+from omnichat.ids import new_id
 
 MAX_TITLE = 300
+UPDATABLE = ("title", "pinned", "archived", "model", "system_prompt", "params")
 
 
 @dataclass
 class ChatPage:
-    chats: list[Chat]
+    chats: list[ChatRow]
     next_cursor: str | None
 
 
-def get_owned(db: Session, principal: Principal, chat_id: str) -> Chat:
-    chat = db.get(Chat, chat_id)
+def get_owned(db: Db, principal: Principal, chat_id: str) -> ChatRow:
+    chat = get_chat(db, chat_id)
     if chat is None or chat.user_id != principal.user_id:
         raise NotFound("No such chat", code="chat_not_found")
     return chat
@@ -40,40 +41,48 @@ def clean_title(title: str) -> str:
     return title[:MAX_TITLE]
 
 
-def create(db: Session, principal: Principal, *, title: str | None = None, model: str | None = None,
-           system_prompt: str | None = None, params: dict[str, Any] | None = None) -> Chat:
-    chat = Chat(user_id=principal.user_id, title=clean_title(title) if title else "New chat",
-                model=model, system_prompt=system_prompt, params=params or {})
-    db.add(chat)
-    db.flush()
+def create(db: Db, principal: Principal, *, title: str | None = None, model: str | None = None,
+           system_prompt: str | None = None, params: dict[str, Any] | None = None, pinned: bool = False,
+           archived: bool = False) -> ChatRow:
+    now = utcnow()
+    chat = ChatRow(id=new_id(), user_id=principal.user_id, title=clean_title(title) if title else DEFAULT_TITLE,
+                   pinned=pinned, archived=archived, model=model, system_prompt=system_prompt, params=params or {},
+                   current_leaf_id=None, message_count=0, created_at=now, updated_at=now)
+    chat.insert(db)
     return chat
 
 
-def update_chat(db: Session, chat: Chat, changes: dict[str, Any]) -> Chat:
+def update_chat(db: Db, chat: ChatRow, changes: dict[str, Any]) -> ChatRow:
+    """`changes` holds some of UPDATABLE; the title is cleaned, `params: null` is `{}`."""
     if "title" in changes:
-        chat.title = clean_title(changes["title"])
-    for field in ("pinned", "archived", "model", "system_prompt", "params"):
-        if field in changes:
-            setattr(chat, field, changes[field] if field != "params" else (changes[field] or {}))
-    chat.updated_at = utcnow()
+        changes = {**changes, "title": clean_title(changes["title"])}
+    if "params" in changes:
+        changes = {**changes, "params": changes["params"] or {}}
+    values = {field: changes[field] for field in UPDATABLE if field in changes}
+    values["updated_at"] = utcnow()
+    db.execute(f"UPDATE chats SET {', '.join(f'{field} = ?' for field in values)} WHERE id = ?",
+               *values.values(), chat.id)
+    for field, value in values.items():
+        setattr(chat, field, value)
     return chat
 
 
-def delete_chat(db: Session, chat: Chat) -> None:
-    db.execute(delete(Message).where(Message.chat_id == chat.id))
-    db.delete(chat)
+def delete_chat(db: Db, chat: ChatRow) -> None:
+    db.execute("DELETE FROM messages WHERE chat_id = ?", chat.id)
+    db.execute("DELETE FROM chats WHERE id = ?", chat.id)
 
 
-def delete_all(db: Session, principal: Principal) -> int:
-    ids = list(db.scalars(select(Chat.id).where(Chat.user_id == principal.user_id)))
+def delete_all(db: Db, principal: Principal) -> int:
+    ids = [row[0] for row in db.execute("SELECT id FROM chats WHERE user_id = ?", principal.user_id).fetchall()]
     for start in range(0, len(ids), 500):
         batch = ids[start:start + 500]
-        db.execute(delete(Message).where(Message.chat_id.in_(batch)))
-        db.execute(delete(Chat).where(Chat.id.in_(batch)))
+        marks = ", ".join("?" * len(batch))
+        db.execute(f"DELETE FROM messages WHERE chat_id IN ({marks})", *batch)
+        db.execute(f"DELETE FROM chats WHERE id IN ({marks})", *batch)
     return len(ids)
 
 
-def _encode_cursor(chat: Chat) -> str:
+def _encode_cursor(chat: ChatRow) -> str:
     raw = json.dumps([chat.pinned, chat.updated_at.isoformat(), chat.id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -82,34 +91,32 @@ def _decode_cursor(cursor: str) -> tuple[bool, datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         pinned, updated_at, chat_id = json.loads(base64.urlsafe_b64decode(padded))
-        return bool(pinned), datetime.fromisoformat(updated_at), str(chat_id)
+        moment = datetime.fromisoformat(updated_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has its zone")
+        return bool(pinned), moment, str(chat_id)
     except Exception:
         raise BadRequest("The cursor is invalid", code="invalid_cursor") from None
 
 
-def _like(text: str) -> str:
-    return f"%{like_escape(text)}%"
-
-
-def list_chats(db: Session, principal: Principal, *, limit: int = 30, cursor: str | None = None,
+def list_chats(db: Db, principal: Principal, *, limit: int = 30, cursor: str | None = None,
                q: str | None = None, archived: bool = False) -> ChatPage:
-    query = select(Chat).where(Chat.user_id == principal.user_id, Chat.archived == archived)
+    where, params = ["user_id = ?", "archived = ?"], [principal.user_id, archived]
     if q:
-        pattern = _like(q.strip())
-        in_messages = select(Message.id).where(
-            Message.chat_id == Chat.id, Message.content.ilike(pattern, escape="\\")
-        ).exists()
-        query = query.where(or_(Chat.title.ilike(pattern, escape="\\"), in_messages))
+        pattern = f"%{like_escape(q.strip())}%"
+        where.append("(lower(title) LIKE lower(?) ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m"
+                     " WHERE m.chat_id = chats.id AND lower(m.content) LIKE lower(?) ESCAPE '\\'))")
+        params += [pattern, pattern]
     if cursor:
         pinned, updated_at, chat_id = _decode_cursor(cursor)
         # Keyset: rows strictly after the cursor in (pinned desc, updated_at desc, id desc).
-        pinned_lit = true() if pinned else false()
-        query = query.where(or_(
-            and_(Chat.pinned == false(), pinned_lit),
-            and_(Chat.pinned == pinned_lit, Chat.updated_at < updated_at),
-            and_(Chat.pinned == pinned_lit, Chat.updated_at == updated_at, Chat.id < chat_id),
-        ))
-    query = query.order_by(Chat.pinned.desc(), Chat.updated_at.desc(), Chat.id.desc()).limit(limit + 1)
-    chats = list(db.scalars(query))
+        after = "pinned = ? AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+        params += [pinned, updated_at, updated_at, chat_id]
+        if pinned:  # then every unpinned chat comes after it too
+            after = f"pinned = ? OR ({after})"
+            params.insert(len(params) - 4, False)
+        where.append(f"({after})")
+    chats = ChatRow.select(db, f"WHERE {' AND '.join(where)} ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
+                           *params, limit + 1)
     next_cursor = _encode_cursor(chats[limit - 1]) if len(chats) > limit else None
     return ChatPage(chats[:limit], next_cursor)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from omnichat.auth.principal import Principal
 from omnichat.chats import service
-from omnichat.db.models import Chat, Message, utcnow
+from omnichat.chats.rows import ChatRow, MessageRow
+from omnichat.db.lite import Db, utcnow
 from omnichat.errors import BadRequest
 from omnichat.ids import new_id
 
@@ -20,7 +18,7 @@ MAX_IMPORT_MESSAGES = 200_000
 _FINAL_STATUSES = ("complete", "stopped", "error")
 
 
-def _message_json(m: Message) -> dict[str, Any]:
+def _message_json(m: MessageRow) -> dict[str, Any]:
     return {
         "id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
         "reasoning": m.reasoning, "model": m.model, "status": m.status, "usage": m.usage,
@@ -28,11 +26,10 @@ def _message_json(m: Message) -> dict[str, Any]:
     }
 
 
-def export_chats(db: Session, principal: Principal) -> dict[str, Any]:
-    chats = list(db.scalars(select(Chat).where(Chat.user_id == principal.user_id).order_by(Chat.id)))
+def export_chats(db: Db, principal: Principal) -> dict[str, Any]:
     out = []
-    for chat in chats:
-        messages = db.scalars(select(Message).where(Message.chat_id == chat.id).order_by(Message.depth, Message.id))
+    for chat in ChatRow.select(db, "WHERE user_id = ? ORDER BY id", principal.user_id):
+        messages = MessageRow.select(db, "WHERE chat_id = ? ORDER BY depth, id", chat.id)
         out.append({
             "id": chat.id, "title": chat.title, "pinned": chat.pinned, "archived": chat.archived,
             "model": chat.model, "system_prompt": chat.system_prompt, "params": chat.params,
@@ -73,7 +70,7 @@ def _ordered(chat_index: int, messages: list[dict[str, Any]]) -> list[dict[str, 
     return sorted(messages, key=lambda m: depth[m["id"]])
 
 
-def import_chats(db: Session, principal: Principal, chats: list[dict[str, Any]]) -> list[Chat]:
+def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]]) -> list[ChatRow]:
     """`chats` is the validated `chats` list of an export (see api/schemas.py)."""
     total = sum(len(c["messages"]) for c in chats)
     if total > MAX_IMPORT_MESSAGES:
@@ -83,22 +80,24 @@ def import_chats(db: Session, principal: Principal, chats: list[dict[str, Any]])
         ordered = _ordered(index, data["messages"])
         chat = service.create(db, principal, title=data.get("title") or "Imported chat",
                               model=data.get("model"), system_prompt=data.get("system_prompt"),
-                              params=data.get("params"))
-        chat.pinned, chat.archived = bool(data.get("pinned")), bool(data.get("archived"))
+                              params=data.get("params"), pinned=bool(data.get("pinned")),
+                              archived=bool(data.get("archived")))
         new_ids: dict[str, str] = {}
         depths: dict[str, int] = {}
+        now = utcnow()
         rows = []
         for m in ordered:
             nid = new_ids[m["id"]] = new_id()
             parent = new_ids.get(m["parent_id"]) if m["parent_id"] else None
             depths[nid] = depths[parent] + 1 if parent else 0
             status = m.get("status") if m.get("status") in _FINAL_STATUSES else "stopped"
-            rows.append(Message(id=nid, chat_id=chat.id, parent_id=parent, depth=depths[nid], role=m["role"],
-                                content=m["content"], reasoning=m.get("reasoning"), model=m.get("model"),
-                                status=status, usage=m.get("usage")))
-        db.add_all(rows)
-        leaf = new_ids.get(data.get("current_leaf_id") or "") or (rows[-1].id if rows else None)
+            rows.append(vars(MessageRow(
+                id=nid, chat_id=chat.id, parent_id=parent, depth=depths[nid], role=m["role"], content=m["content"],
+                reasoning=m.get("reasoning"), model=m.get("model"), status=status, error=None, usage=m.get("usage"),
+                client_message_id=None, created_at=now, updated_at=now)))
+        db.insert_many("messages", rows)
+        leaf = new_ids.get(data.get("current_leaf_id") or "") or (rows[-1]["id"] if rows else None)
+        db.execute("UPDATE chats SET current_leaf_id = ?, message_count = ? WHERE id = ?", leaf, len(rows), chat.id)
         chat.current_leaf_id, chat.message_count = leaf, len(rows)
         created.append(chat)
-    db.flush()
     return created

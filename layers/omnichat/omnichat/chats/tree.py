@@ -1,44 +1,43 @@
 """The message tree of a chat. Each message points at its parent; the chat points at the
 leaf of the branch in view. Every operation here touches a bounded number of rows, so a
 chat of 10,000 messages costs the same as one of 10: appending is an insert and an
-update, a page of the branch is a recursive walk of `limit` steps up from a message."""
+update, a page of the branch is a recursive walk of `limit` steps up from a message.
+
+Plain SQL over `omnichat.db.lite` (see chats/rows.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
-
-from omnichat.db.models import Chat, Message, utcnow
+from omnichat.chats.rows import ChatRow, MessageRow, get_message as _get
+from omnichat.db.lite import Db, utcnow
 from omnichat.errors import BadRequest, NotFound
+from omnichat.ids import new_id
 
 ROLES = ("user", "assistant", "system")
 
 
 @dataclass
 class BranchPage:
-    messages: list[Message]  # oldest first
+    messages: list[MessageRow]  # oldest first
     has_more: bool  # older messages exist above the first one
     siblings: dict[str, list[str]]  # message id -> ids of it and its siblings, oldest first
 
 
-def get_message(db: Session, chat: Chat, message_id: str) -> Message:
-    message = db.get(Message, message_id)
+def get_message(db: Db, chat: ChatRow, message_id: str) -> MessageRow:
+    message = _get(db, message_id)
     if message is None or message.chat_id != chat.id:
         raise NotFound("No such message in this chat", code="message_not_found")
     return message
 
 
-def find_by_client_id(db: Session, chat: Chat, client_message_id: str) -> Message | None:
-    return db.scalar(select(Message).where(Message.chat_id == chat.id,
-                                           Message.client_message_id == client_message_id))
+def find_by_client_id(db: Db, chat: ChatRow, client_message_id: str) -> MessageRow | None:
+    return MessageRow.first(db, "WHERE chat_id = ? AND client_message_id = ?", chat.id, client_message_id)
 
 
 def append(
-    db: Session,
-    chat: Chat,
+    db: Db,
+    chat: ChatRow,
     *,
     role: str,
     content: str,
@@ -47,7 +46,7 @@ def append(
     client_message_id: str | None = None,
     model: str | None = None,
     status: str = "complete",
-) -> tuple[Message, bool]:
+) -> tuple[MessageRow, bool]:
     """Add a message under `parent_id` (by default the current leaf) and make it the leaf.
     Idempotent on `client_message_id`: a retried send returns the first message and
     `created=False`."""
@@ -62,31 +61,33 @@ def append(
     depth = 0
     if parent_id is not None:
         depth = get_message(db, chat, parent_id).depth + 1
-    message = Message(chat_id=chat.id, parent_id=parent_id, depth=depth, role=role, content=content,
-                      model=model, status=status, client_message_id=client_message_id)
-    try:
-        with db.begin_nested():
-            db.add(message)
-            db.flush()
-    except IntegrityError:  # a concurrent retry of the same send won the race
-        if client_message_id:
-            existing = find_by_client_id(db, chat, client_message_id)
-            if existing is not None:
-                return existing, False
-        raise
+    now = utcnow()
+    message = MessageRow(id=new_id(), chat_id=chat.id, parent_id=parent_id, depth=depth, role=role, content=content,
+                         reasoning=None, model=model, status=status, error=None, usage=None,
+                         client_message_id=client_message_id, created_at=now, updated_at=now)
+    # A concurrent retry of the same send may have won the race: the unique
+    # (chat_id, client_message_id) makes this insert a no-op, and the winner is returned.
+    inserted = message.insert(db, "ON CONFLICT (chat_id, client_message_id) DO NOTHING").rowcount
+    if inserted != 1:
+        existing = find_by_client_id(db, chat, client_message_id) if client_message_id else None
+        if existing is None:
+            raise RuntimeError("a message insert changed no row")
+        return existing, False
     _set_leaf(db, chat, message.id, added=1)
     return message, True
 
 
-def _set_leaf(db: Session, chat: Chat, leaf_id: str, added: int = 0) -> None:
+def _set_leaf(db: Db, chat: ChatRow, leaf_id: str, added: int = 0) -> None:
     # A single UPDATE (the count is incremented in SQL, so concurrent appends add up);
-    # the session synchronises the loaded `chat` object with it.
-    db.execute(update(Chat).where(Chat.id == chat.id).values(
-        current_leaf_id=leaf_id, updated_at=utcnow(), message_count=Chat.message_count + added))
+    # `chat` is kept in step with it.
+    now = utcnow()
+    db.execute("UPDATE chats SET current_leaf_id = ?, updated_at = ?, message_count = message_count + ? WHERE id = ?",
+               leaf_id, now, added, chat.id)
+    chat.current_leaf_id, chat.updated_at, chat.message_count = leaf_id, now, chat.message_count + added
 
 
-def edit(db: Session, chat: Chat, message_id: str, content: str,
-         client_message_id: str | None = None) -> tuple[Message, bool]:
+def edit(db: Db, chat: ChatRow, message_id: str, content: str,
+         client_message_id: str | None = None) -> tuple[MessageRow, bool]:
     """Editing never rewrites history: the new text becomes a sibling branch."""
     original = get_message(db, chat, message_id)
     if original.role != "user":
@@ -95,7 +96,7 @@ def edit(db: Session, chat: Chat, message_id: str, content: str,
                   use_leaf=False, client_message_id=client_message_id)
 
 
-def branch_page(db: Session, chat: Chat, *, before: str | None = None, limit: int = 50) -> BranchPage:
+def branch_page(db: Db, chat: ChatRow, *, before: str | None = None, limit: int = 50) -> BranchPage:
     """Up to `limit` messages of the current branch ending just above `before` (or at the
     leaf), oldest first."""
     if before is not None:
@@ -105,60 +106,49 @@ def branch_page(db: Session, chat: Chat, *, before: str | None = None, limit: in
     if start is None:
         return BranchPage([], False, {})
     # Recursive walk up the parent pointers, stopped after `limit` steps.
-    walk = (
-        select(Message.id, Message.parent_id, literal(1).label("n"))
-        .where(Message.id == start, Message.chat_id == chat.id)
-        .cte("walk", recursive=True)
-    )
-    parent = aliased(Message)
-    walk = walk.union_all(
-        select(parent.id, parent.parent_id, walk.c.n + 1)
-        .join(walk, parent.id == walk.c.parent_id)
-        .where(walk.c.n < limit)
-    )
-    messages = list(db.scalars(select(Message).join(walk, Message.id == walk.c.id).order_by(Message.depth)))
+    rows = db.execute(
+        "WITH RECURSIVE walk (id, parent_id, n) AS ("
+        " SELECT id, parent_id, 1 FROM messages WHERE id = ? AND chat_id = ?"
+        " UNION ALL"
+        " SELECT m.id, m.parent_id, walk.n + 1 FROM messages m JOIN walk ON m.id = walk.parent_id WHERE walk.n < ?)"
+        f" SELECT {MessageRow.columns('m')} FROM messages m JOIN walk ON m.id = walk.id ORDER BY m.depth",
+        start, chat.id, limit).fetchall()
+    messages = [MessageRow.read(r) for r in rows]
     has_more = bool(messages) and messages[0].parent_id is not None
     return BranchPage(messages, has_more, sibling_ids(db, chat, messages))
 
 
-def sibling_ids(db: Session, chat: Chat, messages: list[Message]) -> dict[str, list[str]]:
+def sibling_ids(db: Db, chat: ChatRow, messages: list[MessageRow]) -> dict[str, list[str]]:
     """For each message, its own id and its siblings' (same parent), oldest first."""
     if not messages:
         return {}
-    parents = {m.parent_id for m in messages if m.parent_id is not None}
-    conditions = [Message.parent_id.in_(parents)] if parents else []
+    parents = sorted({m.parent_id for m in messages if m.parent_id is not None})
+    conditions = [f"parent_id IN ({', '.join('?' * len(parents))})"] if parents else []
     if any(m.parent_id is None for m in messages):
-        conditions.append(Message.parent_id.is_(None))
-    rows = db.execute(
-        select(Message.id, Message.parent_id)
-        .where(Message.chat_id == chat.id, or_(*conditions))
-        .order_by(Message.id)
-    ).all()
+        conditions.append("parent_id IS NULL")
+    rows = db.execute(f"SELECT id, parent_id FROM messages WHERE chat_id = ? AND ({' OR '.join(conditions)})"
+                      " ORDER BY id", chat.id, *parents).fetchall()
     by_parent: dict[str | None, list[str]] = {}
     for mid, pid in rows:
         by_parent.setdefault(pid, []).append(mid)
     return {m.id: by_parent.get(m.parent_id, [m.id]) for m in messages}
 
 
-def latest_leaf_below(db: Session, chat: Chat, message_id: str) -> str:
+def latest_leaf_below(db: Db, chat: ChatRow, message_id: str) -> str:
     """The leaf reached from `message_id` by always following the newest child: the
     branch the user last worked on below that message."""
-    child = aliased(Message)
-    newer = aliased(Message)
-    down = select(literal(message_id).label("id"), literal(0).label("n")).cte("down", recursive=True)
-    down = down.union_all(
-        select(child.id, down.c.n + 1)
-        .join(down, child.parent_id == down.c.id)
-        .where(
-            child.chat_id == chat.id,
-            ~select(newer.id).where(and_(newer.parent_id == down.c.id, newer.id > child.id)).exists(),
-        )
-    )
-    leaf = db.scalar(select(down.c.id).order_by(down.c.n.desc()).limit(1))
-    return leaf or message_id
+    row = db.execute(
+        "WITH RECURSIVE down (id, n) AS ("
+        " SELECT id, 0 FROM messages WHERE id = ?"
+        " UNION ALL"
+        " SELECT c.id, down.n + 1 FROM messages c JOIN down ON c.parent_id = down.id"
+        " WHERE c.chat_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM messages newer WHERE newer.parent_id = down.id AND newer.id > c.id))"
+        " SELECT id FROM down ORDER BY n DESC LIMIT 1", message_id, chat.id).fetchone()
+    return row[0] if row else message_id
 
 
-def switch_branch(db: Session, chat: Chat, message_id: str) -> str:
+def switch_branch(db: Db, chat: ChatRow, message_id: str) -> str:
     get_message(db, chat, message_id)
     leaf = latest_leaf_below(db, chat, message_id)
     _set_leaf(db, chat, leaf)

@@ -1,6 +1,6 @@
-"""Engine and sessions. One engine per process and URL, reused across warm Lambda
-invocations; a small pool (a Lambda serves one request at a time; RDS Proxy multiplexes)
-with pre-ping so a connection the proxy dropped while the function was frozen is replaced."""
+"""SQLAlchemy engine and sessions, for Alembic's migrations and for the tests (the
+application itself uses omnichat.db.lite). One engine per process and URL; a small pool
+with pre-ping so a connection the server dropped is replaced."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from omnichat.db.lite import SQLITE_PRAGMAS
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,10 +25,8 @@ _factories: dict[str, sessionmaker[Session]] = {}
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
 

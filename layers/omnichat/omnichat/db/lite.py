@@ -1,24 +1,26 @@
-"""Database access without SQLAlchemy, for the paths whose cold start it would dominate.
+"""How the application talks to its database: plain SQL through the DB-API driver,
+sqlite3 or pg8000 (the same URL and TLS setting as engine.py), without SQLAlchemy.
 
-The authorizer, $connect and $disconnect run for every connection a browser opens, one
-or two statements each, and the OpenAI gateway needs a handful (credentials, model
-settings, the request log). Importing SQLAlchemy and the ORM models for them would be most
-of their cold start (bench/cold_start.py), so they talk to the database through its
-DB-API driver directly: sqlite3, or pg8000 as the engine does (same URL, same TLS
-setting). The SQL is plain enough for both databases; the tables are models.py's.
-
-Statements written against `Db` are the only implementation of what they do: ORM code
-paths run them inside their own unit of work through `Db.of_session`.
-tests/test_lite_db.py checks them against the ORM on both databases.
+Every Lambda is a cold start away from a user, and importing SQLAlchemy and the ORM
+models alone cost more than the whole cold-start budget (bench/cold_start.py), so the
+handlers, the REST API and the OpenAI gateway read and write through `Db` (one
+transaction, `?` placeholders on both databases) and rows as `Record` dataclasses. The
+SQL is plain enough for both databases; the tables are models.py's, whose ORM models
+remain the schema that Alembic's migrations are checked against, and what tests use to
+set up and inspect rows (`Db.of_session` runs statements inside a test's ORM unit of
+work). tests/test_lite_db.py checks the statements against the ORM on both databases.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from omnichat.auth.opaque import hash_secret
@@ -26,6 +28,9 @@ from omnichat.auth.principal import Principal
 from omnichat.errors import Unauthorized
 
 T = TypeVar("T")
+# Every SQLite connection, here and in engine.py: wait for a writer instead of failing;
+# WAL, so readers never block the writer.
+SQLITE_PRAGMAS = ("busy_timeout=10000", "foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL")
 _lock = threading.Lock()
 _idle: dict[str, list[Any]] = {}  # url -> open connections, reused while the function is warm
 
@@ -35,12 +40,17 @@ class Db:
     UTCDateTime stores them."""
 
     def __init__(self, conn: Any, sqlite: bool) -> None:
-        self._cursor, self._sqlite = conn.cursor(), sqlite
+        self._conn, self._cursor, self._sqlite = conn, conn.cursor(), sqlite
 
     def execute(self, sql: str, *params: Any) -> Any:
         values = [self._bind(p) for p in params]
         self._cursor.execute(sql if self._sqlite else sql.replace("?", "%s"), values)
         return self._cursor
+
+    def commit(self) -> None:
+        """Commit what is done so far (the transaction goes on): work that must stay done
+        even if the rest of the request fails."""
+        self._conn.commit()
 
     @classmethod
     def of_session(cls, session: Any) -> Db:
@@ -62,10 +72,91 @@ class Db:
                "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?")
         return self.execute(sql, name).fetchone() is not None
 
+    def insert(self, table: str, values: dict[str, Any], on_conflict: str = "") -> Any:
+        """INSERT of one row; `on_conflict` is an optional `ON CONFLICT ...` clause."""
+        return self.execute(f"{_insert_sql(table, list(values), 1)} {on_conflict}", *values.values())
+
+    def insert_many(self, table: str, rows: list[dict[str, Any]], batch: int = 200) -> None:
+        """Rows with the same keys, a few hundred per statement (one round trip each)."""
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            self.execute(_insert_sql(table, list(chunk[0]), len(chunk)),
+                         *(value for row in chunk for value in row.values()))
+
     @staticmethod
     def json_value(value: Any) -> Any:
         """A JSON column as read: SQLite hands back its text, pg8000 the decoded value."""
         return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+    @staticmethod
+    def timestamp(value: Any) -> datetime | None:
+        """A UTCDateTime column as read: SQLite hands back its text, pg8000 a datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _insert_sql(table: str, columns: list[str], rows: int) -> str:
+    marks = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)}"
+
+
+R = TypeVar("R", bound="Record")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+class Record:
+    """Base of a dataclass that is one row of `TABLE`, its fields named as the columns.
+    Reads convert what the two drivers hand back differently (SQLite: JSON and datetimes
+    as text, booleans as 0/1)."""
+
+    TABLE: ClassVar[str]
+    JSON: ClassVar[tuple[str, ...]] = ()
+    TIMESTAMPS: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
+    FLAGS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return _field_names(cls)  # once per class: rows are read on every page of a chat
+
+    @classmethod
+    def columns(cls, alias: str | None = None) -> str:
+        return ", ".join(f"{alias or cls.TABLE}.{name}" for name in cls.names())
+
+    @classmethod
+    def read(cls: type[R], row: Any) -> R:
+        values = dict(zip(cls.names(), row))
+        for name in cls.JSON:
+            values[name] = Db.json_value(values[name])
+        for name in cls.TIMESTAMPS:
+            values[name] = Db.timestamp(values[name])
+        for name in cls.FLAGS:
+            values[name] = bool(values[name])
+        return cls(**values)
+
+    @classmethod
+    def select(cls: type[R], db: Db, rest: str, *params: Any) -> list[R]:
+        """`SELECT <columns> FROM <TABLE> <rest>`."""
+        rows = db.execute(f"SELECT {cls.columns()} FROM {cls.TABLE} {rest}", *params).fetchall()
+        return [cls.read(row) for row in rows]
+
+    @classmethod
+    def first(cls: type[R], db: Db, rest: str, *params: Any) -> R | None:
+        found = cls.select(db, rest, *params)
+        return found[0] if found else None
+
+    def insert(self, db: Db, on_conflict: str = "") -> Any:
+        return db.insert(self.TABLE, vars(self), on_conflict)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def like_escape(text: str) -> str:
@@ -77,7 +168,7 @@ def like_escape(text: str) -> str:
 def redeem_ticket(url: str, ticket: str) -> Principal:
     """A WebSocket ticket, redeemed exactly once: the conditional UPDATE lets only one of
     two concurrent redemptions change the row."""
-    digest, now = hash_secret(ticket), datetime.now(timezone.utc)
+    digest, now = hash_secret(ticket), utcnow()
 
     def work(db: Db) -> tuple[str, str, str] | None:
         claimed = db.execute("UPDATE ws_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL"
@@ -97,10 +188,10 @@ def redeem_ticket(url: str, ticket: str) -> Principal:
 
 
 def register_connection(url: str, connection_id: str, user_id: str, endpoint: str) -> None:
-    run(url, lambda db: db.execute(
-        "INSERT INTO connections (connection_id, user_id, endpoint, connected_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, endpoint = excluded.endpoint",
-        connection_id, user_id, endpoint, datetime.now(timezone.utc)))
+    run(url, lambda db: db.insert(
+        "connections", {"connection_id": connection_id, "user_id": user_id, "endpoint": endpoint,
+                        "connected_at": utcnow()},
+        "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, endpoint = excluded.endpoint"))
 
 
 def forget_connection(url: str, connection_id: str) -> None:
@@ -113,6 +204,39 @@ def forget_connection(url: str, connection_id: str) -> None:
 
 
 # ---------------------------------------------------------------------------- connections
+@contextmanager
+def transaction(url: str) -> Iterator[Db]:
+    """One transaction around a body that cannot simply be run again (a REST request):
+    a reused connection is checked first, as SQLAlchemy's pre-ping did, and replaced if it
+    has gone stale while the function was frozen."""
+    conn, reused = _checkout(url)
+    if reused and not _alive(conn, url):
+        _close(conn)
+        conn = _connect(url)
+    try:
+        yield Db(conn, url.startswith("sqlite"))
+        conn.commit()
+    except BaseException:
+        try:
+            conn.rollback()
+        except Exception:  # noqa: BLE001 - the connection is the problem: not reused
+            _close(conn)
+            raise
+        _checkin(url, conn)
+        raise
+    _checkin(url, conn)
+
+
+def _alive(conn: Any, url: str) -> bool:
+    if url.startswith("sqlite"):
+        return True
+    try:
+        conn.cursor().execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def run(url: str, work: Callable[[Db], T]) -> T:
     """`work` in one transaction, committed. A reused connection that has gone stale while
     the function was frozen (RDS Proxy closes idle clients) is replaced, once."""
@@ -162,7 +286,7 @@ def _connect(url: str) -> Any:
 
         path = url.split(":///", 1)[1] if ":///" in url else ":memory:"
         conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        for pragma in ("foreign_keys=ON", "busy_timeout=10000"):  # as engine.py sets them
+        for pragma in SQLITE_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
         return conn
     import pg8000.dbapi

@@ -1,9 +1,11 @@
-"""SQLAlchemy 2 models. Every change here needs an Alembic migration in migrations/versions
-(tests/test_migrations.py fails when the two drift apart)."""
+"""The schema, as SQLAlchemy 2 models. Every change here needs an Alembic migration in
+migrations/versions (tests/test_migrations.py fails when the two drift apart). The
+application reads and writes these tables with plain SQL (omnichat.db.lite); the models
+serve the migrations and the tests."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,12 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from omnichat.db.lite import utcnow
 from omnichat.db.types import UTCDateTime
 from omnichat.ids import new_id
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+__all__ = ["utcnow"]  # re-exported: models and their callers share one clock
 
 
 # Deterministic constraint names keep migrations identical on SQLite and PostgreSQL.

@@ -5,9 +5,10 @@ OpenAI's ranges, and unknown fields allowed and ignored, as OpenAI-compatible se
 (clients send `user`, `seed`, `parallel_tool_calls`, ...). `messages` stay plain dicts
 here: their meaning, and their errors, are messages.py's business.
 
-Checked by hand rather than with Pydantic: two bodies do not justify a library whose
-import is a quarter of the gateway's cold start (bench/cold_start.py). The first fault
-found is a 400 naming its parameter (`tools[0].function.name`), as OpenAI does."""
+Checked by hand (omnichat.checks) rather than with Pydantic: two bodies do not justify a
+library whose import is a quarter of the gateway's cold start (bench/cold_start.py). The
+first fault found is a 400 naming its parameter (`tools[0].function.name`), as OpenAI
+does."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
+
+from omnichat.checks import (Fields, Invalid, array, boolean, integer, json_object, nested, number, one_of,
+                             string)
 
 from .errors import GatewayError, invalid
 
@@ -90,134 +94,42 @@ def parse(body_type: type[T], raw: bytes) -> T:
         raise GatewayError(400, "The request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise GatewayError(400, "The request body must be a JSON object", code="invalid_json")
-    return _PARSERS[body_type](_Object(data, ""))  # type: ignore[return-value]
+    try:
+        return _PARSERS[body_type](Fields(data))  # type: ignore[no-any-return]
+    except Invalid as fault:
+        if fault.missing:
+            raise invalid(fault.param, f"Missing required parameter: '{fault.param}'.",
+                          code="missing_required_parameter") from None
+        raise invalid(fault.param, f"Invalid value for '{fault.param}': expected {fault.expected}{fault.detail}.") \
+            from None
 
 
-# ---------------------------------------------------------------------------- the checks
-class _Object:
-    """A JSON object being read, with its path for error messages."""
-
-    def __init__(self, data: dict[str, Any], path: str) -> None:
-        self.data, self.path = data, path
-
-    def param(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def required(self, name: str, check: Callable[[str, Any], T]) -> T:
-        if self.data.get(name) is None:
-            param = self.param(name)
-            raise invalid(param, f"Missing required parameter: '{param}'.", code="missing_required_parameter")
-        return check(self.param(name), self.data[name])
-
-    def optional(self, name: str, check: Callable[[str, Any], T], default: Any = None) -> Any:
-        if name not in self.data:
-            return default
-        value = self.data[name]
-        return None if value is None else check(self.param(name), value)
+def _stream_options(o: Fields) -> StreamOptions:
+    return StreamOptions(include_usage=o.optional("include_usage", boolean, False) or False)
 
 
-def _wrong(param: str, expected: str, given: Any) -> GatewayError:
-    shown = json.dumps(given)[:80] if isinstance(given, (str, int, float, bool)) else None
-    detail = f" (got {shown})" if shown is not None else ""
-    return invalid(param, f"Invalid value for '{param}': expected {expected}{detail}.")
+def _tool(o: Fields) -> ToolDef:
+    return ToolDef(type=o.required("type", one_of("function")), function=o.required("function", nested(
+        lambda f: FunctionDef(name=f.required("name", string(pattern=TOOL_NAME)),
+                              description=f.optional("description", string()),
+                              parameters=f.optional("parameters", json_object), strict=f.optional("strict", boolean)))))
 
 
-def _string(min_length: int = 0, max_length: int | None = None,
-            pattern: re.Pattern[str] | None = None) -> Callable[[str, Any], str]:
-    def check(param: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise _wrong(param, "a string", value)
-        if len(value) < min_length or (max_length is not None and len(value) > max_length):
-            raise _wrong(param, f"a string of {min_length} to {max_length} characters"
-                         if max_length is not None else f"a string of at least {min_length} characters", value)
-        if pattern is not None and not pattern.fullmatch(value):
-            raise _wrong(param, f"a string matching {pattern.pattern}", value)
-        return value
-    return check
-
-
-def _one_of(*choices: str) -> Callable[[str, Any], str]:
-    def check(param: str, value: Any) -> str:
-        if value not in choices or not isinstance(value, str):
-            raise _wrong(param, "one of " + ", ".join(repr(c) for c in choices), value)
-        return value
-    return check
-
-
-def _boolean(param: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _wrong(param, "a boolean", value)
-    return value
-
-
-def _integer(minimum: int) -> Callable[[str, Any], int]:
-    def check(param: str, value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _wrong(param, "an integer", value)
-        if value < minimum:
-            raise _wrong(param, f"an integer of at least {minimum}", value)
-        return value
-    return check
-
-
-def _number(minimum: float, maximum: float) -> Callable[[str, Any], float]:
-    def check(param: str, value: Any) -> float:
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise _wrong(param, "a number", value)
-        if not minimum <= value <= maximum:
-            raise _wrong(param, f"a number from {minimum:g} to {maximum:g}", value)
-        return float(value)
-    return check
-
-
-def _object(param: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _wrong(param, "an object", value)
-    return value
-
-
-def _array(item: Callable[[str, Any], T], min_length: int = 0,
-           max_length: int | None = None) -> Callable[[str, Any], list[T]]:
-    def check(param: str, value: Any) -> list[T]:
-        if not isinstance(value, list):
-            raise _wrong(param, "an array", value)
-        if len(value) < min_length or (max_length is not None and len(value) > max_length):
-            raise _wrong(param, f"an array of {min_length} to {max_length} items"
-                         if max_length is not None else f"an array of at least {min_length} items", None)
-        return [item(f"{param}[{i}]", v) for i, v in enumerate(value)]
-    return check
-
-
-def _nested(read: Callable[[_Object], T]) -> Callable[[str, Any], T]:
-    return lambda param, value: read(_Object(_object(param, value), param))
-
-
-def _stream_options(o: _Object) -> StreamOptions:
-    return StreamOptions(include_usage=o.optional("include_usage", _boolean, False) or False)
-
-
-def _tool(o: _Object) -> ToolDef:
-    return ToolDef(type=o.required("type", _one_of("function")), function=o.required("function", _nested(
-        lambda f: FunctionDef(name=f.required("name", _string(pattern=TOOL_NAME)),
-                              description=f.optional("description", _string()),
-                              parameters=f.optional("parameters", _object), strict=f.optional("strict", _boolean)))))
-
-
-def _named_choice(o: _Object) -> NamedToolChoice:
-    return NamedToolChoice(type=o.required("type", _one_of("function")), function=o.required("function", _nested(
-        lambda f: FunctionName(name=f.required("name", _string(pattern=TOOL_NAME))))))
+def _named_choice(o: Fields) -> NamedToolChoice:
+    return NamedToolChoice(type=o.required("type", one_of("function")), function=o.required("function", nested(
+        lambda f: FunctionName(name=f.required("name", string(pattern=TOOL_NAME))))))
 
 
 def _tool_choice(param: str, value: Any) -> str | NamedToolChoice:
     if isinstance(value, str):
-        return _one_of(*TOOL_CHOICES)(param, value)
+        return one_of(*TOOL_CHOICES)(param, value)
     if isinstance(value, dict):
-        return _nested(_named_choice)(param, value)
-    raise _wrong(param, "'none', 'auto', 'required' or a named function", value)
+        return nested(_named_choice)(param, value)
+    raise Invalid(param, "'none', 'auto', 'required' or a named function", value)
 
 
 def _stop(param: str, value: Any) -> str | list[str]:
-    return value if isinstance(value, str) else _array(_string())(param, value)
+    return value if isinstance(value, str) else array(string())(param, value)
 
 
 def _embedding_input(param: str, value: Any) -> str | list[Any]:
@@ -229,36 +141,36 @@ def _embedding_input(param: str, value: Any) -> str | list[Any]:
             all(isinstance(v, str) for v in value) or all(is_int(v) for v in value)
             or all(isinstance(v, list) and all(is_int(t) for t in v) for v in value)):
         return value
-    raise _wrong(param, "a string, an array of strings, or an array of token ids or token-id arrays", value)
+    raise Invalid(param, "a string, an array of strings, or an array of token ids or token-id arrays", value)
 
 
-def _chat_completion(o: _Object) -> ChatCompletionBody:
+def _chat_completion(o: Fields) -> ChatCompletionBody:
     return ChatCompletionBody(
-        model=o.required("model", _string(1, 300)),
-        messages=o.required("messages", _array(_object, min_length=1)),
-        stream=o.optional("stream", _boolean, False),
-        stream_options=o.optional("stream_options", _nested(_stream_options)),
-        max_tokens=o.optional("max_tokens", _integer(1)),
-        max_completion_tokens=o.optional("max_completion_tokens", _integer(1)),
-        temperature=o.optional("temperature", _number(0, 2)),
-        top_p=o.optional("top_p", _number(0, 1)),
+        model=o.required("model", string(1, 300)),
+        messages=o.required("messages", array(json_object, min_length=1)),
+        stream=o.optional("stream", boolean, False),
+        stream_options=o.optional("stream_options", nested(_stream_options)),
+        max_tokens=o.optional("max_tokens", integer(1)),
+        max_completion_tokens=o.optional("max_completion_tokens", integer(1)),
+        temperature=o.optional("temperature", number(0, 2)),
+        top_p=o.optional("top_p", number(0, 1)),
         stop=o.optional("stop", _stop),
-        tools=o.optional("tools", _array(_nested(_tool), max_length=128)),
+        tools=o.optional("tools", array(nested(_tool), max_length=128)),
         tool_choice=o.optional("tool_choice", _tool_choice),
-        reasoning_effort=o.optional("reasoning_effort", _one_of(*REASONING_EFFORTS)),
-        n=o.optional("n", _integer(1)),
-        logprobs=o.optional("logprobs", _boolean),
-        response_format=o.optional("response_format", _object),
+        reasoning_effort=o.optional("reasoning_effort", one_of(*REASONING_EFFORTS)),
+        n=o.optional("n", integer(1)),
+        logprobs=o.optional("logprobs", boolean),
+        response_format=o.optional("response_format", json_object),
     )
 
 
-def _embeddings(o: _Object) -> EmbeddingsBody:
+def _embeddings(o: Fields) -> EmbeddingsBody:
     return EmbeddingsBody(
-        model=o.required("model", _string(1, 300)),
+        model=o.required("model", string(1, 300)),
         input=o.required("input", _embedding_input),
-        encoding_format=o.optional("encoding_format", _one_of(*ENCODING_FORMATS), "float"),
-        dimensions=o.optional("dimensions", _integer(1)),
+        encoding_format=o.optional("encoding_format", one_of(*ENCODING_FORMATS), "float"),
+        dimensions=o.optional("dimensions", integer(1)),
     )
 
 
-_PARSERS: dict[type, Callable[[_Object], Any]] = {ChatCompletionBody: _chat_completion, EmbeddingsBody: _embeddings}
+_PARSERS: dict[type, Callable[[Fields], Any]] = {ChatCompletionBody: _chat_completion, EmbeddingsBody: _embeddings}

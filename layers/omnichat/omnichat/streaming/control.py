@@ -1,6 +1,6 @@
 """The database side of a live generation. Each function is one short transaction: the
 generator runs for minutes and must never hold a connection or a lock while it waits on
-the model."""
+the model. Plain SQL over `omnichat.db.lite`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
-
-from omnichat.db.engine import session_scope
-from omnichat.db.lite import Db
-from omnichat.db.models import Message, Stream, StreamSubscriber, utcnow
+from omnichat.db import lite
+from omnichat.db.lite import Db, utcnow
 from omnichat.usage import CallRecord, record
 
 # A stream whose generator has not saved progress for this long is taken as dead (its
 # Lambda crashed or timed out); progress is saved at least every 2 s while alive.
 STALE_AFTER = timedelta(seconds=20)
+SUBSCRIBE = "ON CONFLICT (message_id, connection_id) DO NOTHING"
 
 
 @dataclass(frozen=True)
@@ -27,74 +24,78 @@ class Control:
     subscribers: frozenset[str]
 
 
-def begin(db: Session, *, chat_id: str, user_id: str, message_id: str, connection_id: str | None) -> None:
-    db.add(Stream(message_id=message_id, chat_id=chat_id, user_id=user_id))
+def begin(db: Db, *, chat_id: str, user_id: str, message_id: str, connection_id: str | None) -> None:
+    now = utcnow()
+    db.insert("streams", {"message_id": message_id, "chat_id": chat_id, "user_id": user_id, "stop_requested": False,
+                          "started_at": now, "heartbeat_at": now})
     if connection_id:
-        db.add(StreamSubscriber(message_id=message_id, connection_id=connection_id))
+        subscribe(db, message_id, connection_id)
 
 
-def live_stream(db: Session, chat_id: str) -> Stream | None:
-    """The chat's stream in progress, if its generator is alive; a dead one is closed as an
-    interrupted answer (its text so far is kept)."""
-    stream = db.scalar(select(Stream).where(Stream.chat_id == chat_id))
-    if stream is None:
+def live_stream(db: Db, chat_id: str) -> str | None:
+    """The id of the message the chat is streaming, if its generator is alive; a dead one
+    is closed as an interrupted answer (its text so far is kept)."""
+    row = db.execute("SELECT message_id, heartbeat_at FROM streams WHERE chat_id = ?", chat_id).fetchone()
+    if row is None:
         return None
-    if utcnow() - stream.heartbeat_at <= STALE_AFTER:
-        return stream
-    close_dead(db, stream)
+    message_id, heartbeat_at = row[0], Db.timestamp(row[1])
+    if utcnow() - heartbeat_at <= STALE_AFTER:
+        return message_id
+    close_dead(db, message_id)
     return None
 
 
-def close_dead(db: Session, stream: Stream) -> None:
-    db.execute(update(Message).where(Message.id == stream.message_id, Message.status == "streaming").values(
-        status="error", error={"code": "interrupted", "message": "The answer was interrupted"}, updated_at=utcnow()))
-    _drop(db, stream.message_id)
+def close_dead(db: Db, message_id: str) -> None:
+    db.execute("UPDATE messages SET status = 'error', error = ?, updated_at = ? WHERE id = ? AND status = 'streaming'",
+               {"code": "interrupted", "message": "The answer was interrupted"}, utcnow(), message_id)
+    _drop(db, message_id)
 
 
-def _drop(db: Session, message_id: str) -> None:
-    db.execute(delete(StreamSubscriber).where(StreamSubscriber.message_id == message_id))
-    db.execute(delete(Stream).where(Stream.message_id == message_id))
+def _drop(db: Db, message_id: str) -> None:
+    db.execute("DELETE FROM stream_subscribers WHERE message_id = ?", message_id)
+    db.execute("DELETE FROM streams WHERE message_id = ?", message_id)
 
 
 def poll(url: str, message_id: str) -> Control:
-    with session_scope(url) as db:
-        stop = db.scalar(select(Stream.stop_requested).where(Stream.message_id == message_id))
-        subs = db.scalars(select(StreamSubscriber.connection_id).where(StreamSubscriber.message_id == message_id))
-        return Control(bool(stop), frozenset(subs))
+    def work(db: Db) -> Control:
+        stop = db.execute("SELECT stop_requested FROM streams WHERE message_id = ?", message_id).fetchone()
+        subs = db.execute("SELECT connection_id FROM stream_subscribers WHERE message_id = ?", message_id).fetchall()
+        return Control(bool(stop and stop[0]), frozenset(row[0] for row in subs))
+
+    return lite.run(url, work)
 
 
 def save_progress(url: str, message_id: str, content: str, reasoning: str) -> None:
-    now = utcnow()
-    with session_scope(url) as db:
-        db.execute(update(Message).where(Message.id == message_id).values(
-            content=content, reasoning=reasoning or None, updated_at=now))
-        db.execute(update(Stream).where(Stream.message_id == message_id).values(heartbeat_at=now))
+    def work(db: Db) -> None:
+        now = utcnow()
+        db.execute("UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ?",
+                   content, reasoning or None, now, message_id)
+        db.execute("UPDATE streams SET heartbeat_at = ? WHERE message_id = ?", now, message_id)
+
+    lite.run(url, work)
 
 
 def finish(url: str, message_id: str, *, status: str, content: str, reasoning: str, usage: dict[str, Any],
            error: dict[str, Any] | None, call: CallRecord) -> None:
     """The answer's final state, its usage row and the end of the stream: all or nothing."""
-    with session_scope(url) as db:
-        db.execute(update(Message).where(Message.id == message_id).values(
-            status=status, content=content, reasoning=reasoning or None, usage=usage, error=error,
-            updated_at=utcnow()))
-        record(Db.of_session(db), call)
+    def work(db: Db) -> None:
+        db.execute("UPDATE messages SET status = ?, content = ?, reasoning = ?, usage = ?, error = ?, updated_at = ?"
+                   " WHERE id = ?", status, content, reasoning or None, usage, error, utcnow(), message_id)
+        record(db, call)
         _drop(db, message_id)
 
-
-def request_stop(db: Session, message_id: str) -> bool:
-    result = db.execute(update(Stream).where(Stream.message_id == message_id).values(stop_requested=True))
-    return result.rowcount == 1
+    lite.run(url, work)
 
 
-def subscribe(db: Session, message_id: str, connection_id: str) -> None:
-    exists = db.get(StreamSubscriber, (message_id, connection_id))
-    if exists is None:
-        db.add(StreamSubscriber(message_id=message_id, connection_id=connection_id))
+def request_stop(db: Db, message_id: str) -> bool:
+    return db.execute("UPDATE streams SET stop_requested = ? WHERE message_id = ?", True, message_id).rowcount == 1
+
+
+def subscribe(db: Db, message_id: str, connection_id: str) -> None:
+    db.insert("stream_subscribers", {"message_id": message_id, "connection_id": connection_id,
+                                     "created_at": utcnow()}, SUBSCRIBE)
 
 
 def unsubscribe(url: str, message_id: str, connection_id: str) -> None:
-    with session_scope(url) as db:
-        db.execute(delete(StreamSubscriber).where(StreamSubscriber.message_id == message_id,
-                                                  StreamSubscriber.connection_id == connection_id))
-
+    lite.run(url, lambda db: db.execute("DELETE FROM stream_subscribers WHERE message_id = ? AND connection_id = ?",
+                                        message_id, connection_id))

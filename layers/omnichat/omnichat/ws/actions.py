@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-
 from omnichat.chats import service, tree
-from omnichat.db.engine import session_scope
-from omnichat.db.models import Message, ModelPull, Stream, UploadPart, utcnow
+from omnichat.chats.rows import ChatRow, MessageRow, get_message
+from omnichat.db import lite
+from omnichat.db.lite import Db, utcnow
 from omnichat.models import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
@@ -39,26 +39,31 @@ def _check_length(s: WsSession, content: str) -> None:
 def _collect_part(s: WsSession, frame: schemas.Send) -> str | None:
     """Store one part of a multi-frame message; the whole content once all have arrived."""
     assert frame.part is not None
-    with session_scope(s.db_url) as db:
-        db.execute(delete(UploadPart).where(UploadPart.created_at < utcnow() - PARTS_TTL))
-        key = (s.principal.user_id, frame.client_message_id, frame.part.index)
-        if db.get(UploadPart, key) is None:
-            db.add(UploadPart(user_id=key[0], client_message_id=key[1], part_index=key[2],
-                              part_count=frame.part.count, content=frame.content))
-        db.flush()
-        parts = list(db.scalars(select(UploadPart).where(UploadPart.user_id == s.principal.user_id,
-                                                         UploadPart.client_message_id == frame.client_message_id)
-                                .order_by(UploadPart.part_index)))
-        if len(parts) < frame.part.count or frame.part.index != frame.part.count - 1:
-            total = sum(len(p.content) for p in parts)
-            if total > s.settings.max_message_chars:
+    part, user_id = frame.part, s.principal.user_id
+
+    def work(db: Db) -> str | None:
+        db.execute("DELETE FROM upload_parts WHERE created_at < ?", utcnow() - PARTS_TTL)
+        db.insert("upload_parts", {"user_id": user_id, "client_message_id": frame.client_message_id,
+                                   "part_index": part.index, "part_count": part.count, "content": frame.content,
+                                   "created_at": utcnow()},
+                  "ON CONFLICT (user_id, client_message_id, part_index) DO NOTHING")
+        parts = db.execute("SELECT part_count, content FROM upload_parts WHERE user_id = ? AND client_message_id = ?"
+                           " ORDER BY part_index", user_id, frame.client_message_id).fetchall()
+        if len(parts) < part.count or part.index != part.count - 1:
+            if sum(len(content) for _, content in parts) > s.settings.max_message_chars:
                 raise WsError("message_too_long", f"A message has at most {s.settings.max_message_chars} characters")
             return None
-        if any(p.part_count != frame.part.count for p in parts):
+        if any(count != part.count for count, _ in parts):
             raise WsError("invalid_request", "part.count differs between the parts of one message")
-        for p in parts:
-            db.delete(p)
-        return "".join(p.content for p in parts)
+        db.execute("DELETE FROM upload_parts WHERE user_id = ? AND client_message_id = ?",
+                   user_id, frame.client_message_id)
+        return "".join(content for _, content in parts)
+
+    return lite.run(s.db_url, work)
+
+
+def _latest_answer(db: Db, question: MessageRow) -> MessageRow | None:
+    return MessageRow.first(db, "WHERE parent_id = ? AND role = 'assistant' ORDER BY id DESC LIMIT 1", question.id)
 
 
 async def send(s: WsSession, frame: schemas.Send) -> None:
@@ -66,57 +71,64 @@ async def send(s: WsSession, frame: schemas.Send) -> None:
     if frame.part is not None and frame.part.count > 1:
         whole = _collect_part(s, frame)
         if whole is None:
-            await s.ack(frame.action, client_message_id=frame.client_message_id, part=frame.part.model_dump())
+            await s.ack(frame.action, client_message_id=frame.client_message_id, part=asdict(frame.part))
             return
         content = whole
     _check_length(s, content)
-    params = frame.params.model_dump(exclude_none=True) if frame.params else {}
-    replay_of: Message | None = None
-    prepared: Prepared | None = None
-    with session_scope(s.db_url) as db:
-        if frame.chat_id:
-            chat = answers.owned_chat(db, s, frame.chat_id)
-            existing = tree.find_by_client_id(db, chat, frame.client_message_id)
-        else:
-            chat, existing = None, None
+    params = frame.params.given() if frame.params else {}
+
+    def work(db: Db) -> tuple[ChatRow, MessageRow, MessageRow | None, Prepared | None]:
+        """The question saved and its answer started, or, for a retried send whose question
+        is already answered or answering, that answer."""
+        chat = answers.owned_chat(db, s, frame.chat_id) if frame.chat_id else None
+        existing = tree.find_by_client_id(db, chat, frame.client_message_id) if chat else None
         model = answers.resolve_model(db, s, chat, frame.model)
         if existing is not None:  # a retried send: answer what is already there
-            replay_of = db.scalar(select(Message).where(Message.parent_id == existing.id,
-                                                        Message.role == "assistant").order_by(Message.id.desc()))
-            if replay_of is not None:
-                await s.ack(frame.action, chat_id=chat.id, user_message_id=existing.id,
-                            assistant_message_id=replay_of.id, created=False)
-                if replay_of.status == "streaming" and control.live_stream(db, chat.id) is not None:
-                    control.subscribe(db, replay_of.id, s.connection_id)
-                    return
-            question = existing
-        else:
-            if chat is None:
-                chat = service.create(db, s.principal, model=model.id, system_prompt=frame.system_prompt,
-                                      params=params)
-            elif frame.system_prompt is not None:
-                chat.system_prompt = frame.system_prompt
-            question = None
-        if replay_of is None:
-            assert chat is not None
-            answers.ensure_idle(db, chat)
-            if question is None:
-                if frame.parent_id:
-                    answers.owned_message(db, chat, frame.parent_id)
-                question, _ = tree.append(db, chat, role="user", content=content, parent_id=frame.parent_id,
-                                          client_message_id=frame.client_message_id)
-            prepared = answers.start_answer(db, s, chat, question, model, params)
+            answer = _latest_answer(db, existing)
+            if answer is not None:
+                assert chat is not None
+                return chat, existing, answer, None
+        if chat is None:
+            chat = service.create(db, s.principal, model=model.id, system_prompt=frame.system_prompt, params=params)
+        elif frame.system_prompt is not None and existing is None:
+            service.update_chat(db, chat, {"system_prompt": frame.system_prompt})
+        answers.ensure_idle(db, chat)
+        question = existing
+        if question is None:
+            if frame.parent_id:
+                answers.owned_message(db, chat, frame.parent_id)
+            question, _ = tree.append(db, chat, role="user", content=content, parent_id=frame.parent_id,
+                                      client_message_id=frame.client_message_id)
+        return chat, question, None, answers.start_answer(db, s, chat, question, model, params)
+
+    chat, question, answer, prepared = lite.run(s.db_url, work)
     # Committed: the question is saved before the model hears it.
-    if replay_of is not None:
-        await answers.replay(s, replay_of)
+    if prepared is not None:
+        await answers.acknowledge_and_stream(s, frame.action, prepared)
         return
-    assert prepared is not None
-    await answers.acknowledge_and_stream(s, frame.action, prepared)
+    assert answer is not None
+    await s.ack(frame.action, chat_id=chat.id, user_message_id=question.id, assistant_message_id=answer.id,
+                created=False)
+    final = lite.run(s.db_url, lambda db: _attach(db, s, answer))
+    if final is not None:
+        await answers.replay(s, final)
+
+
+def _attach(db: Db, s: WsSession, message: MessageRow) -> MessageRow | None:
+    """Subscribe the connection to the message's live stream (None), or, when nothing
+    streams it any more, the message as it is now (a dead stream is closed first).
+    The generator sees a new subscriber at its next poll and sends it the text so far from
+    memory (fresher than the database), then live deltas."""
+    if message.status == "streaming" and control.live_stream(db, message.chat_id) == message.id:
+        control.subscribe(db, message.id, s.connection_id)
+        return None
+    return get_message(db, message.id) or message
 
 
 async def edit(s: WsSession, frame: schemas.Edit) -> None:
     _check_length(s, frame.content)
-    with session_scope(s.db_url) as db:
+
+    def work(db: Db) -> tuple[Prepared, bool]:
         chat = answers.owned_chat(db, s, frame.chat_id)
         original = answers.owned_message(db, chat, frame.message_id)
         if original.role != "user":
@@ -125,12 +137,14 @@ async def edit(s: WsSession, frame: schemas.Edit) -> None:
         model = answers.resolve_model(db, s, chat, frame.model)
         answers.ensure_idle(db, chat)
         question, created = tree.edit(db, chat, original.id, frame.content, frame.client_message_id)
-        prepared = answers.start_answer(db, s, chat, question, model, {})
+        return answers.start_answer(db, s, chat, question, model, {}), created
+
+    prepared, created = lite.run(s.db_url, work)
     await answers.acknowledge_and_stream(s, frame.action, prepared, created)
 
 
 async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
-    with session_scope(s.db_url) as db:
+    def work(db: Db) -> Prepared:
         chat = answers.owned_chat(db, s, frame.chat_id)
         target = answers.owned_message(db, chat, frame.message_id)
         question = target if target.role == "user" else (
@@ -138,39 +152,38 @@ async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
         if question is None or question.role != "user":
             raise WsError("invalid_request", "message_id: nothing to regenerate here", chat_id=chat.id,
                           message_id=frame.message_id)
-        model = answers.resolve_model(db, s, chat, frame.model or (target.model if target.role == "assistant" else None))
+        model = answers.resolve_model(db, s, chat,
+                                      frame.model or (target.model if target.role == "assistant" else None))
         answers.ensure_idle(db, chat)
-        prepared = answers.start_answer(db, s, chat, question, model, {})
-    await answers.acknowledge_and_stream(s, frame.action, prepared)
+        return answers.start_answer(db, s, chat, question, model, {})
+
+    await answers.acknowledge_and_stream(s, frame.action, lite.run(s.db_url, work))
 
 
 async def stop(s: WsSession, frame: schemas.Stop) -> None:
-    with session_scope(s.db_url) as db:
+    def work(db: Db) -> None:
         chat = answers.owned_chat(db, s, frame.chat_id)
         message = answers.owned_message(db, chat, frame.message_id)
         if message.status != "streaming" or not control.request_stop(db, message.id):
             raise WsError("not_streaming", "This answer is not streaming", chat_id=chat.id, message_id=message.id)
+
+    lite.run(s.db_url, work)
     await s.ack(frame.action, chat_id=frame.chat_id, message_id=frame.message_id)
 
 
 async def resume(s: WsSession, frame: schemas.Resume) -> None:
-    with session_scope(s.db_url) as db:
+    def work(db: Db) -> tuple[ChatRow, MessageRow, MessageRow | None]:
         chat = answers.owned_chat(db, s, frame.chat_id)
         message_id = frame.message_id or chat.current_leaf_id
         if message_id is None:
             raise WsError("message_not_found", "This chat has no messages yet", chat_id=chat.id)
         message = answers.owned_message(db, chat, message_id)
-        live = message.status == "streaming" and db.get(Stream, message.id) is not None \
-            and control.live_stream(db, chat.id) is not None
-        if live:
-            # The generator sees the new subscriber at its next poll and sends the text so
-            # far from memory (fresher than the database), then live deltas.
-            control.subscribe(db, message.id, s.connection_id)
-        else:
-            db.refresh(message)
-    await s.ack(frame.action, chat_id=chat.id, message_id=message.id, streaming=live)
-    if not live:
-        await answers.replay(s, message)
+        return chat, message, _attach(db, s, message)
+
+    chat, message, final = lite.run(s.db_url, work)
+    await s.ack(frame.action, chat_id=chat.id, message_id=message.id, streaming=final is None)
+    if final is not None:
+        await answers.replay(s, final)
 
 
 async def pull(s: WsSession, frame: schemas.Pull) -> None:
@@ -207,14 +220,12 @@ async def _relay_queued_pull(s: WsSession, frame: schemas.Pull) -> None:
     """Queue the pull for the worker beside Ollama and relay the progress it writes, until
     the pull ends or this invocation nears its deadline (the pull goes on; sending
     `model.pull` again attaches to it)."""
-    with session_scope(s.db_url) as db:
-        pull_id = pulls.request_pull(db, frame.model, s.principal.user_id).id
+    pull_id = lite.run(s.db_url, lambda db: pulls.request_pull(db, frame.model, s.principal.user_id).id)
     await s.ack(frame.action, model=frame.model, pull_id=pull_id)
     last: tuple[object, ...] | None = None
     while True:
-        with session_scope(s.db_url) as db:
-            row = db.get(ModelPull, pull_id)
-            state = (row.status, row.status_text, row.completed, row.total, row.error) if row else None
+        row = lite.run(s.db_url, lambda db: pulls.get_pull(db, pull_id))
+        state = (row.status, row.status_text, row.completed, row.total, row.error) if row else None
         if state is None or state[0] == "cancelled":
             raise WsError("pull_cancelled", "The pull was cancelled", model=frame.model)
         status, text, completed, total, error = state

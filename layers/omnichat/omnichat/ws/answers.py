@@ -8,12 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from omnichat.chats import context, service, titles, tree
-from omnichat.db.engine import session_scope
+from omnichat.chats import context, rows, service, titles, tree
+from omnichat.chats.rows import ChatRow, MessageRow
+from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.db.models import Chat, Message
 from omnichat.models import catalog
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
@@ -36,37 +34,37 @@ class Prepared:
     question: str
 
 
-def owned_chat(db: Session, s: WsSession, chat_id: str) -> Chat:
-    chat = db.get(Chat, chat_id)
+def owned_chat(db: Db, s: WsSession, chat_id: str) -> ChatRow:
+    chat = rows.get_chat(db, chat_id)
     if chat is None or chat.user_id != s.principal.user_id:
         raise WsError("chat_not_found", "No such chat", chat_id=chat_id)
     return chat
 
 
-def owned_message(db: Session, chat: Chat, message_id: str) -> Message:
-    message = db.get(Message, message_id)
+def owned_message(db: Db, chat: ChatRow, message_id: str) -> MessageRow:
+    message = rows.get_message(db, message_id)
     if message is None or message.chat_id != chat.id:
         raise WsError("message_not_found", "No such message in this chat", chat_id=chat.id, message_id=message_id)
     return message
 
 
-def resolve_model(db: Session, s: WsSession, chat: Chat | None, requested: str | None) -> catalog.ResolvedModel:
+def resolve_model(db: Db, s: WsSession, chat: ChatRow | None, requested: str | None) -> catalog.ResolvedModel:
     model_id = requested or (chat.model if chat else None)
     if not model_id:
         raise WsError("invalid_request", "model: choose a model for this chat")
     try:
-        return catalog.resolve(Db.of_session(db), s.settings, s.principal, model_id)
+        return catalog.resolve(db, s.settings, s.principal, model_id)
     except catalog.ModelNotAvailable as exc:
         raise WsError("model_not_found", exc.message) from None
 
 
-def ensure_idle(db: Session, chat: Chat) -> None:
+def ensure_idle(db: Db, chat: ChatRow) -> None:
     if control.live_stream(db, chat.id) is not None:
         raise WsError("already_streaming", "An answer is already streaming in this chat; stop it first",
                       chat_id=chat.id)
 
 
-def start_answer(db: Session, s: WsSession, chat: Chat, question: Message, model: catalog.ResolvedModel,
+def start_answer(db: Db, s: WsSession, chat: ChatRow, question: MessageRow, model: catalog.ResolvedModel,
                  params: dict[str, Any]) -> Prepared:
     """Create the streaming assistant message and its stream row (committed by the
     caller before the model is called)."""
@@ -74,7 +72,8 @@ def start_answer(db: Session, s: WsSession, chat: Chat, question: Message, model
                             model=model.id, status="streaming")
     control.begin(db, chat_id=chat.id, user_id=s.principal.user_id, message_id=answer.id,
                   connection_id=s.connection_id)
-    if model.id != chat.model:
+    if model.id != chat.model:  # the chat goes on with the model last asked for
+        db.execute("UPDATE chats SET model = ? WHERE id = ?", model.id, chat.id)
         chat.model = model.id
     request = context.build_request(db, chat, question, model.name, params, model.settings.params)
     return Prepared(chat.id, question.id, answer.id, model, request,
@@ -110,17 +109,24 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
         title, finish = await titles.generate(provider, p.model.name, p.question)
     except ProviderError as exc:
         title, outcome, code = titles.fallback_title(p.question), "error", exc.code
-    with session_scope(s.db_url) as db:
-        chat = db.get(Chat, p.chat_id)
+    call = CallRecord(
+        user_id=s.principal.user_id, model=p.model.id, provider=p.model.provider, outcome=outcome, source="title",
+        chat_id=p.chat_id, input_tokens=finish.usage.input_tokens if finish else 0,
+        output_tokens=finish.usage.output_tokens if finish else 0, ttft_ms=finish.ttft_ms if finish else None,
+        duration_ms=(time.monotonic() - started) * 1000, error_code=code)
+
+    def save(db: Db) -> str | None:
+        chat = rows.get_chat(db, p.chat_id)
         if chat is None or chat.title != titles.DEFAULT_TITLE:
-            return  # deleted, or renamed by the user meanwhile
-        chat.title = service.clean_title(title)
-        record(Db.of_session(db), CallRecord(
-            user_id=s.principal.user_id, model=p.model.id, provider=p.model.provider, outcome=outcome,
-            source="title", chat_id=p.chat_id, input_tokens=finish.usage.input_tokens if finish else 0,
-            output_tokens=finish.usage.output_tokens if finish else 0, ttft_ms=finish.ttft_ms if finish else None,
-            duration_ms=(time.monotonic() - started) * 1000, error_code=code))
-        title = chat.title
+            return None  # deleted, or renamed by the user meanwhile
+        cleaned = service.clean_title(title)
+        db.execute("UPDATE chats SET title = ? WHERE id = ?", cleaned, chat.id)
+        record(db, call)
+        return cleaned
+
+    title = lite.run(s.db_url, save)
+    if title is None:
+        return
     event = frames.encode({"type": "chat.title", "chat_id": p.chat_id, "title": title})
     for connection_id in subscribers or {s.connection_id}:
         try:
@@ -129,7 +135,7 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
             log.info("chat.title not delivered to %s", connection_id)
 
 
-async def replay(s: WsSession, message: Message) -> None:
+async def replay(s: WsSession, message: MessageRow) -> None:
     """An answer's state for a client that asks again: snapshot frames, then done."""
     for event in frames.snapshots(message.chat_id, message.id, message.content, message.reasoning or "",
                                   message.status):

@@ -7,12 +7,9 @@ import json
 import logging
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import select
-
 from omnichat.auth.principal import Principal
-from omnichat.db.engine import session_scope
-from omnichat.db.models import User
+from omnichat.checks import Invalid
+from omnichat.db import lite
 from omnichat.errors import AppError
 from omnichat.ws import actions, schemas
 from omnichat.ws.session import WsError, WsSession
@@ -37,11 +34,11 @@ def parse(body: str | None, is_base64: bool) -> dict[str, Any]:
 def current_principal(db_url: str, principal: Principal) -> Principal:
     """The authorizer vouched for the user at connect time; roles change and accounts are
     deleted since, so every message checks again."""
-    with session_scope(db_url) as db:
-        user = db.scalar(select(User).where(User.id == principal.user_id))
-    if user is None or user.role not in ("admin", "user"):
+    user = lite.run(db_url, lambda db: db.execute("SELECT id, email, role FROM users WHERE id = ?",
+                                                  principal.user_id).fetchone())
+    if user is None or user[2] not in ("admin", "user"):
         raise WsError("forbidden", "This account can no longer chat; sign in again")
-    return Principal(user.id, user.email, user.role, api_key_id=principal.api_key_id)
+    return Principal(user[0], user[1], user[2], api_key_id=principal.api_key_id)
 
 
 async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> None:
@@ -53,9 +50,9 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
         if not isinstance(action, str) or action not in schemas.ACTIONS:
             raise WsError("unknown_action", f"Unknown action {action!r}; see docs/websocket-protocol.md")
         try:
-            frame = schemas.ACTIONS[action].model_validate(raw)
-        except ValidationError as exc:
-            raise WsError("invalid_request", schemas.describe(exc.errors())) from None
+            frame = schemas.parse(action, raw)
+        except Invalid as fault:
+            raise WsError("invalid_request", fault.describe()) from None
         s.principal = current_principal(s.db_url, s.principal)
         await actions.HANDLERS[action](s, frame)  # type: ignore[arg-type]
     except WsError as exc:

@@ -1,98 +1,120 @@
-"""Client frames, validated. Unknown fields are refused so a misspelt field is an error,
-not a silently ignored option."""
+"""Client frames, checked by hand (omnichat.checks: ws_chat answers without loading
+Pydantic). Unknown fields are refused so a misspelt field is an error, not a silently
+ignored option; the first fault is reported as `invalid_request` naming its field."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from omnichat.checks import Check, Fields, Invalid, integer, nested, number, string
 
-Id = Field(min_length=1, max_length=36)
-ClientId = Field(min_length=1, max_length=100)
+ID = string(1, 36)
 
 
-class Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class Params:
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Part:
+    index: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame:
     action: str
-    request_id: str | None = Field(default=None, max_length=100)
+    request_id: str | None = None
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=32_000)
-
-
-class Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    index: int = Field(ge=0, lt=64)
-    count: int = Field(ge=1, le=64)
-
-
+@dataclass(frozen=True, kw_only=True)
 class Ping(Frame):
-    action: Literal["ping"]
+    pass
 
 
+@dataclass(frozen=True, kw_only=True)
 class Send(Frame):
-    action: Literal["chat.send"]
     content: str
-    client_message_id: str = ClientId
-    chat_id: str | None = Field(default=None, min_length=1, max_length=36)
-    model: str | None = Field(default=None, min_length=1, max_length=300)
-    parent_id: str | None = Field(default=None, min_length=1, max_length=36)
-    system_prompt: str | None = Field(default=None, max_length=20_000)
+    client_message_id: str
+    chat_id: str | None = None
+    model: str | None = None
+    parent_id: str | None = None
+    system_prompt: str | None = None
     params: Params | None = None
     part: Part | None = None
 
-    @field_validator("part")
-    @classmethod
-    def _index_in_range(cls, part: Part | None) -> Part | None:
-        if part is not None and part.index >= part.count:
-            raise ValueError("part.index must be less than part.count")
-        return part
 
-
+@dataclass(frozen=True, kw_only=True)
 class Stop(Frame):
-    action: Literal["chat.stop"]
-    chat_id: str = Id
-    message_id: str = Id
+    chat_id: str
+    message_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class Regenerate(Frame):
-    action: Literal["chat.regenerate"]
-    chat_id: str = Id
-    message_id: str = Id
-    model: str | None = Field(default=None, min_length=1, max_length=300)
+    chat_id: str
+    message_id: str
+    model: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Edit(Frame):
-    action: Literal["chat.edit"]
-    chat_id: str = Id
-    message_id: str = Id
+    chat_id: str
+    message_id: str
     content: str
-    client_message_id: str = ClientId
-    model: str | None = Field(default=None, min_length=1, max_length=300)
+    client_message_id: str
+    model: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Resume(Frame):
-    action: Literal["chat.resume"]
-    chat_id: str = Id
-    message_id: str | None = Field(default=None, min_length=1, max_length=36)
+    chat_id: str
+    message_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Pull(Frame):
-    action: Literal["model.pull"]
-    model: str = Field(min_length=1, max_length=300)
+    model: str
 
 
-ACTIONS: dict[str, type[Frame]] = {
+def _read(f: Fields, cls: type, checks: dict[str, Check[Any]]) -> dict[str, Any]:
+    """The fields of dataclass `cls` from `f`, each checked by `checks[name]`: required
+    where the dataclass has no default; any other field in `f` is refused."""
+    f.only(*(field.name for field in fields(cls)))
+    return {field.name: (f.required if field.default is MISSING else f.optional)(field.name, checks[field.name])
+            for field in fields(cls) if field.name in checks}
+
+
+def _part(f: Fields) -> Part:
+    part = Part(**_read(f, Part, {"index": integer(0, 63), "count": integer(1, 64)}))
+    if part.index >= part.count:
+        raise Invalid("part.index", "a number less than part.count", part.index)
+    return part
+
+
+PARAMS = {"temperature": number(0, 2), "top_p": number(0, 1, above_minimum=True), "max_tokens": integer(1, 32_000)}
+# Every frame field but `action` (known before a frame is read), by name: the same name is
+# checked the same way in every action.
+FIELDS: dict[str, Check[Any]] = {
+    "request_id": string(0, 100), "content": string(), "client_message_id": string(1, 100),
+    "chat_id": ID, "message_id": ID, "parent_id": ID, "model": string(1, 300), "system_prompt": string(0, 20_000),
+    "params": nested(lambda f: Params(**_read(f, Params, PARAMS))), "part": nested(_part),
+}
+_FRAMES: dict[str, type[Frame]] = {
     "ping": Ping, "chat.send": Send, "chat.stop": Stop, "chat.regenerate": Regenerate, "chat.edit": Edit,
     "chat.resume": Resume, "model.pull": Pull,
 }
+ACTIONS = tuple(_FRAMES)
 
 
-def describe(errors: list[dict[str, Any]]) -> str:
-    first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "frame"
-    return f"{where}: {first.get('msg', 'invalid')}"
+def parse(action: str, raw: dict[str, Any]) -> Frame:
+    """The frame of a known `action`; `Invalid` names the first field at fault."""
+    frame_type = _FRAMES[action]
+    return frame_type(action=action, **_read(Fields(raw), frame_type, FIELDS))

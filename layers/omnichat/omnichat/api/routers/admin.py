@@ -7,35 +7,36 @@ from datetime import timedelta
 from fastapi import APIRouter, Query, Response
 
 from omnichat import settings_store, usage
-from omnichat.db.models import utcnow
-from omnichat.api.deps import DB, SQL, AppSettings
+from omnichat.api.deps import SQL, AppSettings
 from omnichat.api.schemas import PlatformSettings, RoleIn, UserOut
 from omnichat.auth import admin as users_admin
+from omnichat.auth import users
+from omnichat.db.lite import utcnow
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(db: DB, limit: int = Query(50, ge=1, le=200), after: str | None = None,
+def list_users(db: SQL, limit: int = Query(50, ge=1, le=200), after: str | None = None,
                role: str | None = None) -> list[UserOut]:
     return [UserOut.of(u) for u in users_admin.list_users(db, limit=limit, after=after, role=role)]
 
 
 @router.post("/users/{user_id}/approve", response_model=UserOut)
-def approve(user_id: str, db: DB) -> UserOut:
-    user = users_admin.get_user(db, user_id)
+def approve(user_id: str, db: SQL) -> UserOut:
+    user = users.get_user(db, user_id)
     if user.role == "pending":
         user = users_admin.set_role(db, user_id, "user")
     return UserOut.of(user)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def change_role(user_id: str, body: RoleIn, db: DB) -> UserOut:
+def change_role(user_id: str, body: RoleIn, db: SQL) -> UserOut:
     return UserOut.of(users_admin.set_role(db, user_id, body.role))
 
 
 @router.delete("/users/{user_id}", status_code=204)
-def delete_user(user_id: str, db: DB) -> Response:
+def delete_user(user_id: str, db: SQL) -> Response:
     users_admin.delete_user(db, user_id)
     return Response(status_code=204)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from omnichat.api.deps import DB, AppSettings, CurrentUser, client_address
+from omnichat.api.deps import SQL, AppSettings, CurrentUser, client_address
 from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, TicketOut, UserOut
 from omnichat.auth import tickets, users
 from omnichat.config import app_jwt_secret
-from omnichat.db.models import User
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
 account = APIRouter(prefix="/api/auth", tags=["auth"])  # pending accounts too
@@ -16,42 +15,42 @@ session = APIRouter(prefix="/api/auth", tags=["auth"])  # signed-in sessions, no
 tickets_router = APIRouter(prefix="/api/auth", tags=["auth"])  # approved users
 
 
-def _session(request: Request, db: DB, settings: AppSettings, user: User) -> SessionOut:
-    token, _ = users.start_session(db, settings, app_jwt_secret(request.app.state), user)
+def _session(request: Request, db: SQL, settings: AppSettings, user: users.UserRow) -> SessionOut:
+    token = users.start_session(db, settings, app_jwt_secret(request.app.state), user)
     return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
 
 
 @public.post("/signup", status_code=201, response_model=SessionOut)
-def sign_up(body: SignUpIn, request: Request, db: DB, settings: AppSettings) -> SessionOut:
+def sign_up(body: SignUpIn, request: Request, db: SQL, settings: AppSettings) -> SessionOut:
     user = users.sign_up(db, settings, body.email, body.password, body.name)
     return _session(request, db, settings, user)
 
 
 @public.post("/signin", response_model=SessionOut)
-def sign_in(body: SignInIn, request: Request, db: DB, settings: AppSettings) -> SessionOut:
+def sign_in(body: SignInIn, request: Request, db: SQL, settings: AppSettings) -> SessionOut:
     token, user = users.sign_in(db, settings, app_jwt_secret(request.app.state), body.email, body.password,
                                 client_address(request))
     return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
 
 
 @session.post("/signout", status_code=204)
-def sign_out(principal: CurrentUser, db: DB) -> Response:
+def sign_out(principal: CurrentUser, db: SQL) -> Response:
     users.sign_out(db, principal)
     return Response(status_code=204)
 
 
 @account.get("/me", response_model=UserOut)
-def me(principal: CurrentUser, db: DB) -> UserOut:
-    return UserOut.of(db.get_one(User, principal.user_id))
+def me(principal: CurrentUser, db: SQL) -> UserOut:
+    return UserOut.of(users.get_user(db, principal.user_id))
 
 
 @session.post("/password", status_code=204)
-def change_password(body: PasswordChangeIn, principal: CurrentUser, db: DB) -> Response:
+def change_password(body: PasswordChangeIn, principal: CurrentUser, db: SQL) -> Response:
     users.change_password(db, principal, body.current_password, body.new_password)
     return Response(status_code=204)
 
 
 @tickets_router.post("/ws-ticket", response_model=TicketOut)
-def ws_ticket(principal: CurrentUser, db: DB, settings: AppSettings) -> TicketOut:
+def ws_ticket(principal: CurrentUser, db: SQL, settings: AppSettings) -> TicketOut:
     ticket, ttl = tickets.issue(db, settings, principal)
     return TicketOut(ticket=ticket, expires_in=ttl)

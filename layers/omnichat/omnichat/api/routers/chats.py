@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from omnichat.api.deps import DB, AppSettings, CurrentUser
+from omnichat.api.deps import SQL, AppSettings, CurrentUser
 from omnichat.api.schemas import (
     ChatCreateIn,
     ChatDetailOut,
@@ -18,7 +18,7 @@ from omnichat.api.schemas import (
     SwitchBranchIn,
 )
 from omnichat.chats import service, transfer, tree
-from omnichat.db.models import Chat
+from omnichat.chats.rows import ChatRow
 from omnichat.errors import BadRequest
 
 router = APIRouter(prefix="/api/chats", tags=["chats"])
@@ -32,7 +32,7 @@ def _check_length(settings: AppSettings, content: str) -> None:
                          code="message_too_long")
 
 
-def _detail(db: DB, chat: Chat, before: str | None, limit: int) -> ChatDetailOut:
+def _detail(db: SQL, chat: ChatRow, before: str | None, limit: int) -> ChatDetailOut:
     page = tree.branch_page(db, chat, before=before, limit=limit)
     return ChatDetailOut(
         chat=ChatOut.of(chat),
@@ -43,7 +43,7 @@ def _detail(db: DB, chat: Chat, before: str | None, limit: int) -> ChatDetailOut
 
 
 @router.get("", response_model=ChatListOut)
-def list_chats(principal: CurrentUser, db: DB, limit: int = Query(30, ge=1, le=100),
+def list_chats(principal: CurrentUser, db: SQL, limit: int = Query(30, ge=1, le=100),
                cursor: str | None = Query(None, max_length=512), q: str | None = Query(None, max_length=200),
                archived: bool = False) -> ChatListOut:
     page = service.list_chats(db, principal, limit=limit, cursor=cursor, q=q, archived=archived)
@@ -51,52 +51,52 @@ def list_chats(principal: CurrentUser, db: DB, limit: int = Query(30, ge=1, le=1
 
 
 @router.post("", status_code=201, response_model=ChatOut)
-def create_chat(body: ChatCreateIn, principal: CurrentUser, db: DB) -> ChatOut:
+def create_chat(body: ChatCreateIn, principal: CurrentUser, db: SQL) -> ChatOut:
     return ChatOut.of(service.create(db, principal, **body.model_dump()))
 
 
 @router.delete("")
-def delete_all_chats(principal: CurrentUser, db: DB) -> dict[str, int]:
+def delete_all_chats(principal: CurrentUser, db: SQL) -> dict[str, int]:
     return {"deleted": service.delete_all(db, principal)}
 
 
 @router.get("/export")
-def export_chats(principal: CurrentUser, db: DB) -> dict:
+def export_chats(principal: CurrentUser, db: SQL) -> dict:
     return transfer.export_chats(db, principal)
 
 
 @router.post("/import", status_code=201)
-def import_chats(body: ImportIn, principal: CurrentUser, db: DB) -> dict:
+def import_chats(body: ImportIn, principal: CurrentUser, db: SQL) -> dict:
     chats = transfer.import_chats(db, principal, [c.model_dump() for c in body.chats])
     return {"imported": len(chats), "chat_ids": [c.id for c in chats]}
 
 
 @router.get("/{chat_id}", response_model=ChatDetailOut)
-def get_chat(chat_id: str, principal: CurrentUser, db: DB, limit: int = Limit,
+def get_chat(chat_id: str, principal: CurrentUser, db: SQL, limit: int = Limit,
              before: str | None = Query(None, max_length=36)) -> ChatDetailOut:
     return _detail(db, service.get_owned(db, principal, chat_id), before, limit)
 
 
 @router.patch("/{chat_id}", response_model=ChatOut)
-def update_chat(chat_id: str, body: ChatUpdateIn, principal: CurrentUser, db: DB) -> ChatOut:
+def update_chat(chat_id: str, body: ChatUpdateIn, principal: CurrentUser, db: SQL) -> ChatOut:
     chat = service.get_owned(db, principal, chat_id)
     return ChatOut.of(service.update_chat(db, chat, body.model_dump(exclude_unset=True)))
 
 
 @router.delete("/{chat_id}", status_code=204)
-def delete_chat(chat_id: str, principal: CurrentUser, db: DB) -> Response:
+def delete_chat(chat_id: str, principal: CurrentUser, db: SQL) -> Response:
     service.delete_chat(db, service.get_owned(db, principal, chat_id))
     return Response(status_code=204)
 
 
 @router.get("/{chat_id}/messages", response_model=ChatDetailOut)
-def list_messages(chat_id: str, principal: CurrentUser, db: DB, limit: int = Limit,
+def list_messages(chat_id: str, principal: CurrentUser, db: SQL, limit: int = Limit,
                   before: str | None = Query(None, max_length=36)) -> ChatDetailOut:
     return _detail(db, service.get_owned(db, principal, chat_id), before, limit)
 
 
 @router.post("/{chat_id}/messages", response_model=MessageOut)
-def append_message(chat_id: str, body: MessageIn, response: Response, principal: CurrentUser, db: DB,
+def append_message(chat_id: str, body: MessageIn, response: Response, principal: CurrentUser, db: SQL,
                    settings: AppSettings) -> MessageOut:
     _check_length(settings, body.content)
     chat = service.get_owned(db, principal, chat_id)
@@ -108,7 +108,7 @@ def append_message(chat_id: str, body: MessageIn, response: Response, principal:
 
 @router.post("/{chat_id}/messages/{message_id}/edit", status_code=201, response_model=MessageOut)
 def edit_message(chat_id: str, message_id: str, body: MessageEditIn, response: Response,
-                 principal: CurrentUser, db: DB, settings: AppSettings) -> MessageOut:
+                 principal: CurrentUser, db: SQL, settings: AppSettings) -> MessageOut:
     _check_length(settings, body.content)
     chat = service.get_owned(db, principal, chat_id)
     message, created = tree.edit(db, chat, message_id, body.content, body.client_message_id)
@@ -118,7 +118,7 @@ def edit_message(chat_id: str, message_id: str, body: MessageEditIn, response: R
 
 
 @router.get("/{chat_id}/messages/{message_id}/siblings", response_model=list[MessageOut])
-def list_siblings(chat_id: str, message_id: str, principal: CurrentUser, db: DB) -> list[MessageOut]:
+def list_siblings(chat_id: str, message_id: str, principal: CurrentUser, db: SQL) -> list[MessageOut]:
     chat = service.get_owned(db, principal, chat_id)
     message = tree.get_message(db, chat, message_id)
     ids = tree.sibling_ids(db, chat, [message])[message.id]
@@ -126,7 +126,7 @@ def list_siblings(chat_id: str, message_id: str, principal: CurrentUser, db: DB)
 
 
 @router.post("/{chat_id}/switch", response_model=ChatDetailOut)
-def switch_branch(chat_id: str, body: SwitchBranchIn, principal: CurrentUser, db: DB,
+def switch_branch(chat_id: str, body: SwitchBranchIn, principal: CurrentUser, db: SQL,
                   limit: int = Limit) -> ChatDetailOut:
     chat = service.get_owned(db, principal, chat_id)
     tree.switch_branch(db, chat, body.message_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnichat.api.deps import DB, SQL, AppSettings, CurrentUser
+from omnichat.api.deps import SQL, AppSettings, CurrentUser
 from omnichat.errors import BadRequest
 from omnichat.models import catalog, pulls
 from omnichat.providers import registry
@@ -85,7 +85,7 @@ def _ollama_name(settings: Any, model_id: str) -> str:
 
 
 @admin_router.get("/pulls")
-def list_pulls(db: DB, limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+def list_pulls(db: SQL, limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
     """Recent pulls run by the worker beside Ollama, newest first (AWS mode)."""
     return [{"id": p.id, "model": p.model, "status": p.status, "status_text": p.status_text,
              "completed": p.completed, "total": p.total, "error": p.error, "created_at": p.created_at,
