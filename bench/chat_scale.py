@@ -25,9 +25,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from omnichat.auth.principal import Principal  # noqa: E402
 from omnichat.chats import service, tree  # noqa: E402
+from omnichat.chats.rows import MessageRow  # noqa: E402
 from omnichat.db import engine as db_engine  # noqa: E402
-from omnichat.db import migrate  # noqa: E402
-from omnichat.db.models import Message, User  # noqa: E402
+from omnichat.db import lite, migrate  # noqa: E402
+from omnichat.db.lite import Db, utcnow  # noqa: E402
+from omnichat.db.models import User  # noqa: E402
 from omnichat.ids import new_id  # noqa: E402
 
 
@@ -60,31 +62,37 @@ def scratch_database() -> tuple[str, str, callable]:
 
 def seed_chat(url: str, principal: Principal, n: int) -> str:
     """A chat whose branch is n messages long, written in bulk."""
-    with db_engine.session_scope(url) as db:
+    def work(db: Db) -> str:
         chat = service.create(db, principal, title=f"{n} messages")
-        parent = None
-        rows = []
+        parent, rows, now = None, [], utcnow()
         for depth in range(n):
             mid = new_id()
-            rows.append(Message(id=mid, chat_id=chat.id, parent_id=parent, depth=depth,
-                                role="user" if depth % 2 == 0 else "assistant",
-                                content=f"message {depth} " + "lorem ipsum " * 20))
+            rows.append(vars(MessageRow(
+                id=mid, chat_id=chat.id, parent_id=parent, depth=depth, role="user" if depth % 2 == 0 else "assistant",
+                content=f"message {depth} " + "lorem ipsum " * 20, reasoning=None, model=None, status="complete",
+                error=None, usage=None, client_message_id=None, created_at=now, updated_at=now)))
             parent = mid
-        db.add_all(rows)
-        chat.current_leaf_id, chat.message_count = parent, n
+        db.insert_many("messages", rows)
+        db.execute("UPDATE chats SET current_leaf_id = ?, message_count = ? WHERE id = ?", parent, n, chat.id)
         return chat.id
+
+    return lite.run(url, work)
 
 
 def send_and_fetch(url: str, principal: Principal, chat_id: str, i: int) -> float:
     """One append (its own transaction, as a request) then the newest page (another)."""
-    start = time.perf_counter()
-    with db_engine.session_scope(url) as db:
-        chat = service.get_owned(db, principal, chat_id)
-        tree.append(db, chat, role="user", content=f"new message {i}", client_message_id=f"bench-{i}")
-    with db_engine.session_scope(url) as db:
+    def append(db: Db) -> None:
+        tree.append(db, service.get_owned(db, principal, chat_id), role="user", content=f"new message {i}",
+                    client_message_id=f"bench-{i}")
+
+    def fetch(db: Db) -> None:
         chat = service.get_owned(db, principal, chat_id)
         page = tree.branch_page(db, chat, limit=50)
         assert len(page.messages) == 50 or chat.message_count < 50
+
+    start = time.perf_counter()
+    lite.run(url, append)
+    lite.run(url, fetch)
     return (time.perf_counter() - start) * 1000
 
 

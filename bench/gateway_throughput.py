@@ -55,11 +55,10 @@ def make_key(database_url: str, settings: Any) -> str:
     from omnichat.auth import api_keys
     from omnichat.auth.principal import Principal
     from omnichat.auth.users import sign_up
-    from omnichat.db import migrate
-    from omnichat.db.engine import session_scope
+    from omnichat.db import lite, migrate
 
     migrate.upgrade(database_url)
-    with session_scope(database_url) as db:
+    with lite.transaction(database_url) as db:
         user = sign_up(db, settings, "bench@example.com", "correct horse battery", "bench")
         _, key = api_keys.create(db, Principal(user.id, user.email, user.role), "bench")
     return key

@@ -34,6 +34,7 @@ from sqlalchemy import select  # noqa: E402
 from omnichat.auth.principal import Principal  # noqa: E402
 from omnichat.chats import service, tree  # noqa: E402
 from omnichat.db.engine import session_scope  # noqa: E402
+from omnichat.db.lite import Db  # noqa: E402
 from omnichat.db.models import Connection, User  # noqa: E402
 from omnichat.providers.types import ChatRequest, Finish, TextDelta, Usage  # noqa: E402
 from omnichat.streaming import control  # noqa: E402
@@ -74,11 +75,11 @@ async def run(args: argparse.Namespace) -> dict:
             with session_scope(db_url) as db:
                 user = db.scalar(select(User))
                 connection_id = db.scalar(select(Connection.connection_id).where(Connection.user_id == user.id))
-                principal = Principal(user.id, user.email, user.role)
-                chat = service.create(db, principal, model="ollama/paced")
-                question, _ = tree.append(db, chat, role="user", content="go")
-                answer, _ = tree.append(db, chat, role="assistant", content="", status="streaming")
-                control.begin(db, chat_id=chat.id, user_id=user.id, message_id=answer.id, connection_id=connection_id)
+                principal, sql = Principal(user.id, user.email, user.role), Db.of_session(db)
+                chat = service.create(sql, principal, model="ollama/paced")
+                question, _ = tree.append(sql, chat, role="user", content="go")
+                answer, _ = tree.append(sql, chat, role="assistant", content="", status="streaming")
+                control.begin(sql, chat_id=chat.id, user_id=user.id, message_id=answer.id, connection_id=connection_id)
                 chat_id, message_id = chat.id, answer.id
 
             async def listen() -> None:
