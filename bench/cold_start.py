@@ -13,7 +13,7 @@ completion with the user's API key, both answered by the deterministic test mode
 local/ollama (no model cost); the REST API's is a user's chat list with that key; the
 others get the events/ samples. Two variants, reported apart ("variants" in the JSON):
 ws_chat and the gateway asking a model on Bedrock, answered by local/bedrock's emulator,
-which is what a Bedrock deployment's first chat costs (the boto3 clients included).
+which is what a Bedrock deployment's first chat costs (its signed HTTPS client included).
 
 Everything runs in AWS mode (OMNICHAT_ENV=aws) and offline: the JWT secret (and with
 --postgres the database credentials) read from Secrets Manager as deployed, moto's server
@@ -69,7 +69,7 @@ API_KEY = "ock_cold-start-bench-key-0123456789abcdef0123"  # theirs, for the gat
 TEST_MODEL = "ollama/omnichat-test:latest"
 BEDROCK_MODEL = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"  # answered by local/bedrock's emulator
 # The same functions' first call with a model on Bedrock, reported apart from the template's
-# functions: that call also creates the boto3 Bedrock clients (the yardstick's own cost).
+# functions: that call also makes the Bedrock client and its first signed request.
 VARIANTS = {"WsChatFunction+Bedrock": "WsChatFunction", "GatewayFunction+Bedrock": "GatewayFunction"}
 
 

@@ -1,4 +1,4 @@
-"""The Bedrock provider against the Bedrock emulator, through real boto3: what it sends
+"""The Bedrock provider against the Bedrock emulator, over its real wire protocol: what it sends
 (checked in the emulator's request journal), what it streams back, and how every kind of
 failure comes out as a typed ProviderError that keeps the text already streamed."""
 
@@ -269,8 +269,7 @@ def test_stall_before_first_byte_is_a_timeout(bedrock) -> None:
     bedrock.state.faults.stall(4.0)
     started = time.monotonic()
     _, error = stream_until_error(provider_for(bedrock.url, provider_read_timeout_s=0.3), ask("x"))
-    # Given up long before the stall ended (the time includes making the boto3 client,
-    # which a loaded machine can take a second or more over).
+    # Given up long before the stall ended (4 s of headroom for a loaded machine).
     assert type(error) is ProviderTimeout and time.monotonic() - started < 4.0
 
 
@@ -324,6 +323,21 @@ def test_stopping_early_releases_the_worker_thread(bedrock) -> None:
     while any(t.name == "bedrock-converse-stream" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "stream worker still running"
         time.sleep(0.02)
+
+
+def test_connections_are_kept_alive_between_streams_but_not_after_an_early_stop(bedrock) -> None:
+    provider = provider_for(bedrock.url)
+    for text in ("one [[tokens=3]]", "two [[tokens=3]]"):
+        assert isinstance(stream(provider, ask(text))[-1], Finish)
+        assert len(provider.client()._idle) == 1  # the second stream reused the first's
+
+    async def stop_after_one() -> None:
+        agen = provider.stream_chat(ask("x [[tokens=50]] [[rate=100]]"))
+        await agen.__anext__()
+        await agen.aclose()
+
+    run(stop_after_one)  # a half-read stream cannot be reused: its connection is closed
+    assert provider.client()._idle == []
 
 
 def test_clients_are_lazy_and_cached(bedrock) -> None:

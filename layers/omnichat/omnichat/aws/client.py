@@ -1,20 +1,23 @@
-"""A minimal signed HTTPS client for AWS APIs the cold-started functions call on their
-hot path (the Management API, Secrets Manager); see sigv4.py for why not boto3.
+"""A minimal signed HTTPS client for the AWS APIs the cold-started functions call (the
+Management API, Secrets Manager, Bedrock); see sigv4.py for why not boto3.
 
 It keeps what a boto3 client gave us: pooled keep-alive connections shared by threads, the
-standard retry mode (3 attempts with full-jitter backoff, on throttling, 5xx and dropped
-connections), endpoint overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`,
+standard retry mode (3 attempts by default, with full-jitter backoff, on throttling, 5xx and
+dropped connections; a streamed answer is retried only until its status line), endpoint overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`,
 `AWS_ENDPOINT_URL`) and typed errors from `x-amzn-ErrorType` or the JSON body's `__type`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
+from typing import Iterator
 from urllib.parse import urlsplit
 
 from omnichat.aws import sigv4
@@ -44,7 +47,7 @@ def endpoint_for(service_id: str, signing_name: str, region: str) -> str:
 
 class AwsHttpClient:
     def __init__(self, endpoint_url: str, service: str, region: str | None, *, connect_timeout: float = 3.0,
-                 read_timeout: float = 10.0, max_idle: int = 50) -> None:
+                 read_timeout: float = 10.0, max_idle: int = 50, attempts: int = ATTEMPTS) -> None:
         parts = urlsplit(endpoint_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) endpoint: {endpoint_url!r}")
@@ -52,6 +55,7 @@ class AwsHttpClient:
         self.origin, self.prefix = f"{parts.scheme}://{parts.netloc}", parts.path
         self._https, self._host, self._port = parts.scheme == "https", parts.hostname, parts.port
         self._connect_timeout, self._read_timeout, self._max_idle = connect_timeout, read_timeout, max_idle
+        self.attempts = max(1, attempts)
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._ssl_context = None
@@ -59,30 +63,46 @@ class AwsHttpClient:
     def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
         """Sends a signed request to `prefix + path`; returns the body of a 2xx answer or
         raises AwsError (after the retries, for a retryable one) or OSError."""
+        return self.call(method, path, body, headers)[1]
+
+    def call(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+             ) -> tuple[http.client.HTTPMessage, bytes]:
+        """As `request`, with the answer's headers too."""
+        answer = self.stream(method, path, body, headers)
+        try:
+            return answer.headers, answer.read()
+        finally:
+            answer.close()
+
+    def stream(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+               ) -> "Streamed":
+        """A 2xx answer whose body is still to be read, for streamed answers; retried as
+        `request` is until the status line arrives, never after."""
         path = self.prefix + path
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             signed = dict(headers or {})
             credentials = sigv4.credentials()
             if credentials is not None:  # the local emulators take unsigned requests too
                 signed = sigv4.sign(method, self.origin + path, signed, body, service=self.service,
                                     region=self.region, credentials=credentials)
             try:
-                status, reply_headers, reply = self._send(method, path, signed, body)
+                answer = self._open(method, path, signed, body)
             except (OSError, http.client.HTTPException):
-                if attempt == ATTEMPTS:
+                if attempt == self.attempts:
                     raise
             else:
-                if status < 300:
-                    return reply
-                error = _error(status, reply_headers, reply)
-                if (status not in RETRYABLE_STATUS and error.code not in THROTTLING) or attempt == ATTEMPTS:
+                if answer.status < 300:
+                    return answer
+                error = _error(answer.status, answer.headers, answer.read())
+                answer.close()
+                if (answer.status not in RETRYABLE_STATUS and error.code not in THROTTLING) \
+                        or attempt == self.attempts:
                     raise error
             time.sleep(random.uniform(0, min(20.0, 0.05 * 2 ** attempt)))  # full jitter, as botocore
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ connections
-    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes
-              ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _open(self, method: str, path: str, headers: dict[str, str], body: bytes) -> "Streamed":
         conn, reused = self._checkout()
         if reused:  # an idle keep-alive connection the server may have closed meanwhile
             try:
@@ -92,20 +112,14 @@ class AwsHttpClient:
         return self._exchange(conn, method, path, headers, body)
 
     def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str],
-                  body: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+                  body: bytes) -> "Streamed":
         try:
             conn.request(method, path, body=body or None, headers=headers)
             conn.sock.settimeout(self._read_timeout)
-            response = conn.getresponse()
-            reply = response.read()
+            return Streamed(self, conn, conn.getresponse())
         except BaseException:
             conn.close()
             raise
-        if response.will_close:
-            conn.close()
-        else:
-            self._checkin(conn)
-        return response.status, response.headers, reply
 
     def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -128,6 +142,39 @@ class AwsHttpClient:
             if len(self._idle) < self._max_idle:
                 self._idle.append(conn)
                 return
+        conn.close()
+
+
+class Streamed:
+    """An answer being read. Its connection goes back to the pool once the body has been
+    read to the end; `close()` before that drops the connection (it also wakes a thread
+    blocked reading it)."""
+
+    def __init__(self, client: AwsHttpClient, conn: http.client.HTTPConnection,
+                 response: http.client.HTTPResponse) -> None:
+        self._client, self._conn, self._response = client, conn, response
+        self.status, self.headers = response.status, response.headers
+        self._closing = threading.Lock()  # the reader and the caller may both close it
+
+    def read(self) -> bytes:
+        return self._response.read()
+
+    def chunks(self, size: int = 65536) -> Iterator[bytes]:
+        """The body as it arrives (a read timeout raises TimeoutError)."""
+        while chunk := self._response.read1(size):
+            yield chunk
+
+    def close(self) -> None:
+        with self._closing:
+            conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._response.isclosed() and not self._response.will_close:
+            self._client._checkin(conn)
+            return
+        with contextlib.suppress(OSError):
+            if conn.sock is not None:
+                conn.sock.shutdown(socket.SHUT_RDWR)
         conn.close()
 
 

@@ -1,22 +1,28 @@
-"""Amazon Bedrock through the Converse / ConverseStream API (boto3 `bedrock-runtime`).
+"""Amazon Bedrock through the Converse / ConverseStream API, called over HTTPS with our own
+SigV4 client (`omnichat.aws`), not boto3: creating a boto3 `bedrock-runtime` client costs
+about 200 ms and 45 MB, which the first chat of every cold-started function paid.
 
-boto3 is synchronous, so each chat runs its ConverseStream on a worker thread that feeds
-an asyncio queue; the event loop never blocks on the network. botocore does what it is
-good at: signing, adaptive retries of throttled or failed calls (before the stream
-starts), and decoding the binary event stream. Errors come back typed (errors.py).
-
-Nothing here touches AWS or imports boto3 until the first call: Lambda cold starts stay
-cheap, and clients are created once per provider and reused.
+`POST /model/{modelId}/converse-stream` takes the Converse request as JSON and answers with
+an AWS event stream, decoded (checksums verified) by botocore's own decoder, which costs a
+few milliseconds to import where a client costs 200. The stream is read on a worker thread
+that feeds an asyncio queue; the event loop never blocks on the network. Throttled and failed calls are retried
+(standard mode, `provider_max_attempts` in all) until the stream starts, never after.
+Errors come back typed (errors.py), keeping the text already streamed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
+import http.client
+import json
 import re
 import threading
 import time
-from typing import Any, AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
+from urllib.parse import quote
+
+from ..aws.client import AwsError
 
 from ..config import Settings, get_settings
 from .errors import (
@@ -46,7 +52,11 @@ from .types import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from ..aws.client import AwsHttpClient, Streamed
+
 PROVIDER = "bedrock"
+RUNTIME, CONTROL = "bedrock-runtime", "bedrock"  # endpoint prefixes; both sign as "bedrock"
 # With extended thinking, Anthropic counts thinking inside maxTokens and requires
 # maxTokens > budget_tokens; this is the room left for the answer when none is given.
 THINKING_ANSWER_TOKENS = 4096
@@ -155,49 +165,78 @@ def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[s
 
 
 # ---- errors --------------------------------------------------------------------------------
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
+_DENIED = {"AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException",
+           "InvalidSignatureException", "MissingAuthenticationTokenException",
+           "IncompleteSignatureException"}
+_UNAVAILABLE = {"ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"}
+
+
 def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
-    """A typed ProviderError for anything boto3/botocore/urllib3 can raise."""
+    """A typed ProviderError for anything a call to Bedrock can raise."""
     if isinstance(exc, ProviderError):
         return exc.with_partial(partial_text or exc.partial_text)
-    from botocore import exceptions as bex
-    from botocore.eventstream import ParserError
-    from urllib3 import exceptions as u3
 
     def typed(cls: type[ProviderError], message: str) -> ProviderError:
         return cls(message, partial_text=partial_text, provider=PROVIDER)
 
-    if isinstance(exc, bex.ClientError):  # incl. EventStreamError (in-stream exceptions)
-        error = exc.response.get("Error", {})
-        raw_code = str(error.get("Code") or "")
-        code = raw_code[:1].upper() + raw_code[1:]  # in-stream codes are camelCase
-        message = f"{code}: {error.get('Message') or exc}"
-        if code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"):
+    if isinstance(exc, AwsError):  # an error answer, or an exception inside the stream
+        code = exc.code[:1].upper() + exc.code[1:]  # in-stream codes are camelCase
+        message = f"{code}: {exc.message}"
+        if code in _THROTTLED:
             return typed(Throttled, message)
         if code == "ValidationException":
-            cls = ContextTooLong if _CONTEXT_TOO_LONG.search(message) else InvalidRequest
-            return typed(cls, message)
+            return typed(ContextTooLong if _CONTEXT_TOO_LONG.search(message) else InvalidRequest, message)
         if code == "ResourceNotFoundException":
             return typed(ModelNotFound, message)
-        if code in ("AccessDeniedException", "UnrecognizedClientException",
-                    "ExpiredTokenException", "InvalidSignatureException"):
+        if code in _DENIED:
             return typed(AccessDenied, message)
         if code == "ModelTimeoutException":
             return typed(ProviderTimeout, message)
-        if code in ("ServiceUnavailableException", "ModelNotReadyException"):
+        if code in _UNAVAILABLE:
             return typed(ProviderUnavailable, message)
         return typed(ProviderError, message)
-    # Before the response botocore raises its own ReadTimeoutError; mid-stream, urllib3's.
-    if isinstance(exc, (bex.ReadTimeoutError, u3.ReadTimeoutError)):
-        return typed(ProviderTimeout, f"Bedrock did not answer in time: {exc}")
-    if isinstance(exc, (bex.ConnectionError, bex.HTTPClientError, u3.ProtocolError, ConnectionError)):
-        return typed(ProviderUnavailable, f"Bedrock is unreachable: {exc}")
-    if isinstance(exc, ParserError):
-        return typed(ProviderError, f"Bedrock sent a corrupted event stream: {exc}")
-    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
-        return typed(AccessDenied, f"no usable AWS credentials: {exc}")
-    if isinstance(exc, bex.ParamValidationError):
-        return typed(InvalidRequest, str(exc))
+    if isinstance(exc, TimeoutError):  # no byte within the read timeout, before or mid-stream
+        return typed(ProviderTimeout, f"Bedrock did not answer in time: {exc or 'read timed out'}")
+    from botocore.eventstream import ParserError
+
+    if isinstance(exc, ParserError):  # a bad checksum or length
+        return typed(ProviderError, f"Bedrock sent a corrupted event stream: {type(exc).__name__}: {exc}")
+    if isinstance(exc, (OSError, http.client.HTTPException)):
+        return typed(ProviderUnavailable, f"Bedrock is unreachable: {type(exc).__name__}: {exc}")
     return typed(ProviderError, f"{type(exc).__name__}: {exc}")
+
+
+# ---- the wire: Converse JSON out, event-stream messages back --------------------------------
+def _blob(value: Any) -> str:
+    """JSON has no bytes: blobs (image bytes) travel base64-encoded, as the SDKs send them."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot send {type(value).__name__} to Bedrock")
+
+
+def model_path(model: str, action: str) -> str:
+    return f"/model/{quote(model, safe='')}/{action}"  # ids and ARNs hold ':' and '/'
+
+
+def converse_events(answer: Streamed) -> Iterator[dict[str, Any]]:
+    """ConverseStream's events as `{event type: payload}`, the shape boto3 gives; an
+    exception message inside the stream is raised as the AwsError it names."""
+    from botocore.eventstream import EventStreamBuffer
+
+    buffer = EventStreamBuffer()
+    for chunk in answer.chunks():
+        buffer.add_data(chunk)
+        for message in buffer:
+            headers, payload = message.headers, json.loads(message.payload or b"{}")
+            kind = headers.get(":message-type")
+            if kind == "event":
+                yield {headers.get(":event-type", ""): payload}
+            elif kind == "exception":
+                raise AwsError(200, headers.get(":exception-type", ""),
+                               str(payload.get("message") or payload.get("Message") or ""))
+            else:  # "error"
+                raise AwsError(200, headers.get(":error-code", ""), headers.get(":error-message", ""))
 
 
 # ---- response: ConverseStream events -> omnichat stream events ---------------------------
@@ -274,37 +313,33 @@ class _Failure:
 class BedrockProvider:
     name = PROVIDER
 
-    def __init__(self, settings: Settings | None = None, *, session: Any = None) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self._session = session  # a boto3.session.Session; default: a new one on first use
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, AwsHttpClient] = {}
         self._lock = threading.Lock()
 
-    def client(self, service: str = "bedrock-runtime") -> Any:
-        """The cached boto3 client for `bedrock-runtime` or `bedrock` (created on first use)."""
+    def client(self, service: str = RUNTIME) -> AwsHttpClient:
+        """The client for `bedrock-runtime` or `bedrock` (the control plane), made on first
+        use: an endpoint from the settings, else `AWS_ENDPOINT_URL_BEDROCK[_RUNTIME]`, else AWS's."""
+        from ..aws.client import AwsHttpClient, endpoint_for
+
         with self._lock:
             client = self._clients.get(service)
             if client is None:
-                import boto3
-                from botocore.config import Config
-
                 s = self.settings
-                if self._session is None:
-                    self._session = boto3.session.Session()
-                endpoint = s.bedrock_runtime_endpoint if service == "bedrock-runtime" else s.bedrock_endpoint
-                config = Config(
-                    region_name=s.aws_region,
-                    connect_timeout=s.provider_connect_timeout_s,
-                    read_timeout=s.provider_read_timeout_s,
-                    # total_max_attempts counts the first try (botocore's retries
-                    # "max_attempts" counts retries only), as provider_max_attempts does.
-                    retries={"mode": "adaptive", "total_max_attempts": s.provider_max_attempts},
-                    user_agent_appid="omnichat",
-                )
-                # endpoint_url=None lets botocore honour AWS_ENDPOINT_URL_BEDROCK_RUNTIME etc.
-                client = self._session.client(service, endpoint_url=endpoint or None, config=config)
+                configured = s.bedrock_runtime_endpoint if service == RUNTIME else s.bedrock_endpoint
+                endpoint = configured or endpoint_for(service.replace("-", "_"), service, s.aws_region)
+                client = AwsHttpClient(endpoint, "bedrock", s.aws_region, connect_timeout=s.provider_connect_timeout_s,
+                                       read_timeout=s.provider_read_timeout_s, attempts=s.provider_max_attempts)
                 self._clients[service] = client
             return client
+
+    def open_converse_stream(self, params: dict[str, Any]) -> Streamed:
+        """Sends ConverseStream; the answer's body is the event stream (blocking)."""
+        body = {k: v for k, v in params.items() if k != "modelId"}
+        return self.client().stream(
+            "POST", model_path(params["modelId"], "converse-stream"), json.dumps(body, default=_blob).encode(),
+            {"Content-Type": "application/json", "Accept": "application/vnd.amazon.eventstream"})
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         started = time.perf_counter()
@@ -312,9 +347,8 @@ class BedrockProvider:
         state = _StreamState(started)
         stop = threading.Event()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        stream_box: list[Any] = []
-        self._start_pump(lambda: self.client().converse_stream(**params)["stream"],
-                         queue, stop, stream_box)
+        answers: list[Streamed] = []
+        self._start_pump(lambda: self.open_converse_stream(params), queue, stop, answers)
         try:
             while True:
                 item = await queue.get()
@@ -327,13 +361,12 @@ class BedrockProvider:
             yield state.finish()
         finally:
             stop.set()
-            if stream_box:  # closing the socket unblocks a worker waiting on a read
-                with contextlib.suppress(Exception):  # it may be closed already
-                    stream_box[0].close()
+            if answers:  # closing the socket unblocks a worker waiting on a read
+                answers[0].close()
 
     @staticmethod
-    def _start_pump(open_stream: Callable[[], Any], queue: asyncio.Queue[Any],
-                    stop: threading.Event, stream_box: list[Any]) -> None:
+    def _start_pump(open_answer: Callable[[], Streamed], queue: asyncio.Queue[Any],
+                    stop: threading.Event, answers: list[Streamed]) -> None:
         """Read the blocking event stream on a daemon thread, handing events to `queue`."""
         loop = asyncio.get_running_loop()
 
@@ -345,21 +378,20 @@ class BedrockProvider:
 
         def pump() -> None:
             try:
-                stream = open_stream()
-                stream_box.append(stream)
-                for event in stream:
+                answers.append(open_answer())
+                for event in converse_events(answers[0]):
                     if stop.is_set():
                         break
                     put(event)
+                answers[0].close()  # back to the pool before the caller hears the end
             except BaseException as exc:  # every failure is reported, typed, to the caller
                 if not stop.is_set():
                     put(_Failure(exc))
             else:
                 put(_END)
             finally:
-                if stream_box:
-                    with contextlib.suppress(Exception):
-                        stream_box[0].close()
+                if answers:
+                    answers[0].close()
 
         threading.Thread(target=pump, name="bedrock-converse-stream", daemon=True).start()
 
@@ -372,8 +404,7 @@ class BedrockProvider:
         if not bedrock_embed.is_embedding_model(model):  # no client needed to say no
             raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
                                  provider=PROVIDER)
-        client = await asyncio.to_thread(self.client)  # creating it reads config files
-        return await bedrock_embed.embed(client, model, inputs, dimensions)
+        return await bedrock_embed.embed(self.client(), model, inputs, dimensions)
 
     async def list_models(self) -> list[ModelInfo]:
         return await asyncio.to_thread(self._list_models)
@@ -381,18 +412,16 @@ class BedrockProvider:
     def _list_models(self) -> list[ModelInfo]:
         """Text models that stream: on-demand ones by model id, the rest through the
         system-defined inference profiles that reach them."""
-        from botocore.exceptions import ClientError
-
-        control = self.client("bedrock")
+        control = self.client(CONTROL)
         try:
-            summaries = control.list_foundation_models(byOutputModality="TEXT")["modelSummaries"]
+            summaries = json.loads(control.request("GET", "/foundation-models?byOutputModality=TEXT"))
+            summaries = summaries.get("modelSummaries", [])
         except Exception as exc:
             raise map_error(exc) from exc
         try:
-            pages = control.get_paginator("list_inference_profiles").paginate(typeEquals="SYSTEM_DEFINED")
-            profiles = [p for page in pages for p in page.get("inferenceProfileSummaries", [])]
-        except ClientError as exc:  # listing profiles may be denied where models are not
-            if exc.response.get("Error", {}).get("Code") != "AccessDeniedException":
+            profiles = _inference_profiles(control)
+        except AwsError as exc:  # listing profiles may be denied where models are not
+            if exc.code != "AccessDeniedException":
                 raise map_error(exc) from exc
             profiles = []
         except Exception as exc:
@@ -431,3 +460,16 @@ class BedrockProvider:
                         details={**profile_only[model_id], "inference_profile": True},
                     )
         return sorted(found.values(), key=lambda info: info.id)
+
+
+def _inference_profiles(control: AwsHttpClient) -> list[dict[str, Any]]:
+    """Every system-defined inference profile, page after page."""
+    profiles: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        query = "typeEquals=SYSTEM_DEFINED" + (f"&nextToken={quote(token, safe='')}" if token else "")
+        page = json.loads(control.request("GET", f"/inference-profiles?{query}"))
+        profiles += page.get("inferenceProfileSummaries", [])
+        token = page.get("nextToken") or ""
+        if not token:
+            return profiles

@@ -2,10 +2,9 @@
 `BedrockProvider.embed` on first use.
 
 Amazon Titan Text Embeddings take one text per call, so a batch is one `invoke_model` per
-text, run concurrently on worker threads (boto3 is blocking) and bounded so a large batch
-neither floods Bedrock's quota nor exhausts botocore's connection pool (10 by default).
-Throttling and transient failures are retried by botocore's adaptive retry mode, as for
-chat; what is left surfaces as a typed ProviderError (`map_error`).
+text, run concurrently on worker threads (the HTTP client is blocking) and bounded so a
+large batch does not flood Bedrock's quota. Throttling and transient failures are retried
+by the client, as for chat; what is left surfaces as a typed ProviderError (`map_error`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import InvalidRequest, ProviderError
 
@@ -39,15 +38,14 @@ def titan_body(text: str, model: str, dimensions: int | None) -> dict[str, Any]:
     return body
 
 
-def _read(response: dict[str, Any]) -> tuple[list[float], int]:
+def _read(headers: Mapping[str, str], body: bytes) -> tuple[list[float], int]:
     """The vector and its input token count from a Titan InvokeModel response."""
-    payload = json.loads(response["body"].read())
+    payload = json.loads(body)
     vector = payload.get("embedding")
     if not isinstance(vector, list) or not vector:
         raise ProviderError("Bedrock returned no embedding", provider=PROVIDER)
     tokens = payload.get("inputTextTokenCount")
     if tokens is None:  # Bedrock also reports it in a header on every InvokeModel
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         tokens = headers.get("x-amzn-bedrock-input-token-count", 0)
     return [float(v) for v in vector], int(tokens)
 
@@ -55,7 +53,7 @@ def _read(response: dict[str, Any]) -> tuple[list[float], int]:
 async def embed(client: Any, model: str, inputs: list[str], dimensions: int | None
                 ) -> tuple[list[list[float]], int]:
     """One vector per input, in order, and the total input tokens."""
-    from .bedrock import map_error
+    from .bedrock import map_error, model_path
 
     if not is_embedding_model(model):
         raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
@@ -68,8 +66,8 @@ async def embed(client: Any, model: str, inputs: list[str], dimensions: int | No
 
     def call(body: str) -> tuple[list[float], int]:
         try:
-            return _read(client.invoke_model(modelId=model, body=body, contentType="application/json",
-                                             accept="application/json"))
+            return _read(*client.call("POST", model_path(model, "invoke"), body.encode(),
+                                      {"Content-Type": "application/json", "Accept": "application/json"}))
         except Exception as exc:
             raise map_error(exc) from exc
 

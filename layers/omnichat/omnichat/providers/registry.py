@@ -1,5 +1,5 @@
 """Provider instances by name, one per process and settings (their HTTP clients and
-boto3 clients are reused across warm invocations)."""
+connections are reused across warm invocations)."""
 
 from __future__ import annotations
 
