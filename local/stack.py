@@ -131,15 +131,15 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
 
         if mode == "hybrid":
             env["OMNICHAT_BEDROCK_ENABLED"] = "true"
-            log("hybrid: Bedrock with your AWS credentials, region "
-                f"{os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION') or 'us-east-1'}")
+            log(f"hybrid: Bedrock with your AWS credentials, region {_region()}")
         elif mode == "offline-hybrid":
             from local.bedrock import create_app as bedrock_app
 
             # The real small model too (bedrock/local.smollm2-135m), so a hybrid chat gets a
             # real answer; the catalogue's other models answer with the deterministic engine.
             gguf = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models")) / "smollm2" / "135m.gguf"
-            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None)).start()
+            # Signed with the handlers' region, which the emulator checks as Bedrock does.
+            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None, region=_region())).start()
             stack.stoppers.append(bedrock.stop)
             env.update(OMNICHAT_BEDROCK_ENABLED="true", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url,
                        AWS_ENDPOINT_URL_BEDROCK=bedrock.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
@@ -189,3 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

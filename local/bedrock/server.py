@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Mapping
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +26,7 @@ from . import admin, control, invoke, runtime
 from .catalog import DEFAULT_MODELS, LOCAL_GGUF_MODEL, Catalog, FoundationModel
 from .errors import AwsError
 from .generation import EngineRunner
+from .signing import KNOWN_CREDENTIALS, SignatureCheck
 from .state import EmulatorState
 
 
@@ -46,12 +48,14 @@ def create_app(
     gguf_path: str | Path | None = None,
     region: str = "us-east-1",
     worker_threads: int = 32,
+    credentials: Mapping[str, str] = KNOWN_CREDENTIALS,
 ) -> Starlette:
     """The emulator as an ASGI app.
 
     `engines` maps `FoundationModel.engine` keys to engines (default: a
     `DeterministicEngine` as "deterministic"). With `gguf_path`, `local.smollm2-135m` is
-    added to the catalog, served by `LlamaEngine` (loaded here, once).
+    added to the catalog, served by `LlamaEngine` (loaded here, once). Requests signed with
+    a key in `credentials` (access key -> secret) must be signed right, for `region`.
     """
     engines = dict(engines or {})
     engines.setdefault("deterministic", DeterministicEngine())
@@ -78,6 +82,7 @@ def create_app(
         routes=runtime.routes + invoke.routes + control.routes + admin.routes,
         exception_handlers={AwsError: _aws_error, 404: _not_found, 405: _not_found},
         lifespan=lifespan,
+        middleware=[Middleware(SignatureCheck, credentials=credentials, region=region)],
     )
     app.state.emulator = state
     return app

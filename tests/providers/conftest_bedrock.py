@@ -65,12 +65,13 @@ def bedrock(bedrock_server: EmulatorServer, aws_env: None) -> Iterator[EmulatorS
     bedrock_server.state.faults.clear()
 
 
-def boto_client(service: str, url: str, *, attempts: int = 1, read_timeout: float = 10.0) -> Any:
+def boto_client(service: str, url: str, *, attempts: int = 1, read_timeout: float = 10.0,
+                region: str = "us-east-1") -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(
-        region_name="us-east-1", connect_timeout=2, read_timeout=read_timeout,
+        region_name=region, connect_timeout=2, read_timeout=read_timeout,
         # total_max_attempts counts the first try; retries["max_attempts"] would not.
         retries={"mode": "standard", "total_max_attempts": attempts},
     )

@@ -307,6 +307,25 @@ def test_faults_over_http(runtime, bedrock) -> None:
     assert runtime.converse(modelId=HAIKU, messages=[user("x [[tokens=1]]")])["stopReason"] == "end_turn"
 
 
+def test_signatures_of_known_keys_are_checked(bedrock, monkeypatch) -> None:
+    """boto3 signing right passes (every other test here); a wrong secret, or a signature
+    scoped to another region, is refused as Bedrock refuses it; unknown keys pass."""
+    def converse(region: str = "us-east-1") -> dict:
+        client = boto_client("bedrock-runtime", bedrock.url, region=region)
+        return client.converse(modelId=HAIKU, messages=[user("x [[tokens=1]]")])
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    with pytest.raises(ClientError) as err:
+        converse()
+    assert err.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(ClientError, match="scoped to a valid region"):
+        converse("eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone-else")
+    assert converse()["stopReason"] == "end_turn"
+
+
 def test_concurrent_streams_are_served_in_parallel(bedrock) -> None:
     # Overlap, not wall time: served one at a time, a stream would start only after another ended.
     client = boto_client("bedrock-runtime", bedrock.url)

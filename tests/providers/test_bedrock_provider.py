@@ -340,6 +340,19 @@ def test_connections_are_kept_alive_between_streams_but_not_after_an_early_stop(
     assert provider.client()._idle == []
 
 
+def test_requests_are_signed_as_bedrock_checks_them(bedrock, monkeypatch) -> None:
+    """The emulator recomputes the signature of every request made with a key it knows,
+    with botocore's signer: model ids and ARNs in the path, query strings, bodies."""
+    provider = provider_for(bedrock.url)
+    arn = f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"
+    assert stream(provider, ask("x [[tokens=1]]", model=arn))[-1].stop_reason == "end_turn"
+    assert run(provider.list_models)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    _, error = stream_until_error(provider_for(bedrock.url), ask("x"))
+    assert type(error) is AccessDenied and "InvalidSignatureException" in error.message
+    assert bedrock.state.journal.entries("ConverseStream")[-1]["modelId"] == arn  # never reached
+
+
 def test_clients_are_lazy_and_cached(bedrock) -> None:
     provider = provider_for(bedrock.url)
     assert provider._clients == {}  # nothing created by construction
