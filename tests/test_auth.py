@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 
 import jwt
@@ -212,3 +214,18 @@ def test_local_mode_generates_a_private_secret_once(tmp_path):
     first = load_jwt_secret(settings)
     assert len(first) >= 40 and load_jwt_secret(settings) == first
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_processes_starting_together_share_one_local_secret(tmp_path):
+    """`make local` runs several processes that may each be first to need the secret."""
+    code = ("import sys, time; from omnichat.config import Settings, load_jwt_secret; "
+            "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
+            "print(load_jwt_secret(Settings(home=__import__('pathlib').Path(sys.argv[1]))))")
+    start = time.time() + 1.5  # all import first, then race for the file at once
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(start)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    secrets_read = {out.strip() for out, _ in outputs}
+    assert len(secrets_read) == 1 and len(secrets_read.pop()) >= 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt_secret"]  # no drafts left behind

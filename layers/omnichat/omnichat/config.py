@@ -172,11 +172,23 @@ def load_jwt_secret(settings: Settings) -> str:
             "OMNICHAT_JWT_SECRET or OMNICHAT_JWT_SECRET_ARN must be set when OMNICHAT_ENV=aws"
         )
     path = settings.home / "jwt_secret"
-    if path.exists():
-        return path.read_text().strip()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret)
-    return secret
+    if not path.exists():
+        _publish_once(path, secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _publish_once(path: Path, text: str) -> None:
+    """Writes `text` to `path` unless another process got there first. The file appears
+    whole or not at all (written aside, then hard-linked into place), so processes starting
+    together all read the same secret, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.link(draft, path)  # fails if the path exists: the first secret published wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
