@@ -153,9 +153,20 @@ def child(spec: dict[str, Any]) -> None:
     entry = getattr(module, attribute)
     t1 = time.perf_counter()
     outcome = None
+    profiler = None
+    if spec.get("profile"):  # --profile: where the first call's time goes
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     if spec["event"] is not None:
         outcome = invoke_asgi(entry, spec["event"]) if asgi else invoke(entry, spec)
     t2 = time.perf_counter()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     loaded = sorted({m.split(".")[0] for m in sys.modules} & FRAMEWORKS)
     print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_invoke_ms": (t2 - t1) * 1000, "outcome": outcome,
                       "rss_mb": peak_rss_mb(), "frameworks": loaded}))
@@ -357,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per function (median reported)")
     parser.add_argument("--cold-bytecode", action="store_true", help="compile everything from source")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL (a database is created on it)")
+    parser.add_argument("--profile", metavar="FUNCTION",
+                        help="run only this function's first call once, under cProfile (to stderr)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -382,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
                      for variant, name in VARIANTS.items() if name in specs})
         jobs.update({label: {"code": layer, "layer": layer, "memory": 128, "floor": code}
                      for label, code in FLOORS.items()})
+        if args.profile:
+            spec = {**jobs[args.profile], "profile": True}
+            done = subprocess.run([sys.executable, "-S", str(Path(__file__).resolve()), "--child",
+                                   json.dumps({**spec, "name": args.profile})], cwd=spec["code"], check=False,
+                                  env=child_env(home, aws, ws_endpoint, ollama.url, args.profile, spec))
+            return done.returncode
         # Round robin, so a change in the machine's speed during the run touches every
         # function and baseline alike (the ratios stay fair).
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in jobs}
