@@ -3,8 +3,9 @@ Management API, Secrets Manager, Bedrock); see sigv4.py for why not boto3.
 
 It keeps what a boto3 client gave us: pooled keep-alive connections shared by threads, the
 standard retry mode (3 attempts by default, with full-jitter backoff, on throttling, 5xx and
-dropped connections; a streamed answer is retried only until its status line), endpoint overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`,
-`AWS_ENDPOINT_URL`) and typed errors from `x-amzn-ErrorType` or the JSON body's `__type`.
+dropped connections; a streamed answer is retried only until its status line), endpoint
+overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`) and typed
+errors from `x-amzn-ErrorType` or the JSON body's `__type`.
 """
 
 from __future__ import annotations

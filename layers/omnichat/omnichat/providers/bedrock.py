@@ -5,9 +5,9 @@ about 200 ms and 45 MB, which the first chat of every cold-started function paid
 `POST /model/{modelId}/converse-stream` takes the Converse request as JSON and answers with
 an AWS event stream, decoded (checksums verified) by botocore's own decoder, which costs a
 few milliseconds to import where a client costs 200. The stream is read on a worker thread
-that feeds an asyncio queue; the event loop never blocks on the network. Throttled and failed calls are retried
-(standard mode, `provider_max_attempts` in all) until the stream starts, never after.
-Errors come back typed (errors.py), keeping the text already streamed.
+that feeds an asyncio queue; the event loop never blocks on the network. Throttled and
+failed calls are retried (standard mode, `provider_max_attempts` in all) until the stream
+starts, never after. Errors come back typed (errors.py), keeping the text already streamed.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
 from urllib.parse import quote
 
-from ..aws.client import AwsError
-
+from ..aws.client import AwsError, AwsHttpClient, endpoint_for
 from ..config import Settings, get_settings
 from .errors import (
     AccessDenied,
@@ -53,7 +52,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ..aws.client import AwsHttpClient, Streamed
+    from ..aws.client import Streamed
 
 PROVIDER = "bedrock"
 RUNTIME, CONTROL = "bedrock-runtime", "bedrock"  # endpoint prefixes; both sign as "bedrock"
@@ -321,8 +320,6 @@ class BedrockProvider:
     def client(self, service: str = RUNTIME) -> AwsHttpClient:
         """The client for `bedrock-runtime` or `bedrock` (the control plane), made on first
         use: an endpoint from the settings, else `AWS_ENDPOINT_URL_BEDROCK[_RUNTIME]`, else AWS's."""
-        from ..aws.client import AwsHttpClient, endpoint_for
-
         with self._lock:
             client = self._clients.get(service)
             if client is None:
