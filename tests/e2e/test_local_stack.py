@@ -133,3 +133,21 @@ def test_ctrl_c_stops_every_process_the_stack_started(tmp_path):
     for p in (port, ollama_port):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", p), 0.5).close()
+
+
+def test_offline_hybrid_mode_answers_with_bedrock_models_signed_for_the_region(tmp_path):
+    """MODE=offline-hybrid serves Bedrock models from the emulator, which checks every
+    signature: the handlers sign for their region (here not the default) and the emulator
+    runs in that same region."""
+    running = launch(tmp_path, free_port(), {"MODE": "offline-hybrid", "AWS_REGION": "eu-west-1",
+                                             "AWS_DEFAULT_REGION": "eu-west-1"})
+    try:
+        token = running.sign_up("hybrid@example.com")["access_token"]
+        events = asyncio.run(converse(running, token, {
+            "action": "chat.send", "model": "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+            "client_message_id": "hybrid-1", "content": "hello [[tokens=5]]"}, timeout_s=60))
+        assert events[-1]["type"] == "message.done", events[-3:]
+        assert events[-1]["status"] == "complete" and len(text_of(events).split()) == 5
+        assert "offline-hybrid: the Bedrock emulator" in running.output.text
+    finally:
+        shut_down(running)
