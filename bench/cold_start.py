@@ -350,11 +350,14 @@ def child_env(home: Path, aws: dict[str, str], ws_endpoint: str, ollama_url: str
     return env
 
 
-def run_child(name: str, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def child_command(name: str, spec: dict[str, Any]) -> list[str]:
     # -S: no site-packages; the function sees its own folder, the built layer, the stdlib
-    done = subprocess.run([sys.executable, "-S", str(Path(__file__).resolve()), "--child",
-                           json.dumps({**spec, "name": name})],
-                          env=env, cwd=spec["code"], capture_output=True, text=True, check=False)
+    return [sys.executable, "-S", str(Path(__file__).resolve()), "--child", json.dumps({**spec, "name": name})]
+
+
+def run_child(name: str, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(child_command(name, spec), env=env, cwd=spec["code"], capture_output=True, text=True,
+                          check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = done.stderr.strip().splitlines()[-1:] or [""]
@@ -397,10 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                      for label, code in FLOORS.items()})
         if args.profile:
             spec = {**jobs[args.profile], "profile": True}
-            done = subprocess.run([sys.executable, "-S", str(Path(__file__).resolve()), "--child",
-                                   json.dumps({**spec, "name": args.profile})], cwd=spec["code"], check=False,
-                                  env=child_env(home, aws, ws_endpoint, ollama.url, args.profile, spec))
-            return done.returncode
+            return subprocess.run(child_command(args.profile, spec), cwd=spec["code"], check=False,
+                                  env=child_env(home, aws, ws_endpoint, ollama.url, args.profile, spec)).returncode
         # Round robin, so a change in the machine's speed during the run touches every
         # function and baseline alike (the ratios stay fair).
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in jobs}

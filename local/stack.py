@@ -107,6 +107,7 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
         env["DATABASE_URL"] = f"sqlite:///{home / 'omnichat.db'}"
     stack = Stack(url="", ws_url="", ollama_url="")
     try:
+        from omnichat.config import Settings
         from omnichat.db import migrate
 
         migrate.upgrade(env["DATABASE_URL"])
@@ -129,17 +130,18 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
             log(f"bundled model server (Ollama API) on {ollama_url}, models in {models_dir}")
         env["OLLAMA_HOST"] = stack.ollama_url = ollama_url
 
+        region = Settings.from_env().aws_region  # the handlers' region, which they sign for
         if mode == "hybrid":
             env["OMNICHAT_BEDROCK_ENABLED"] = "true"
-            log(f"hybrid: Bedrock with your AWS credentials, region {_region()}")
+            log(f"hybrid: Bedrock with your AWS credentials, region {region}")
         elif mode == "offline-hybrid":
             from local.bedrock import create_app as bedrock_app
 
             # The real small model too (bedrock/local.smollm2-135m), so a hybrid chat gets a
             # real answer; the catalogue's other models answer with the deterministic engine.
             gguf = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models")) / "smollm2" / "135m.gguf"
-            # Signed with the handlers' region, which the emulator checks as Bedrock does.
-            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None, region=_region())).start()
+            # In that region: the emulator checks signatures as Bedrock does.
+            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None, region=region)).start()
             stack.stoppers.append(bedrock.stop)
             env.update(OMNICHAT_BEDROCK_ENABLED="true", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url,
                        AWS_ENDPOINT_URL_BEDROCK=bedrock.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
@@ -156,10 +158,6 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
     except BaseException:
         stack.stop()
         raise
-
-
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -398,9 +398,6 @@ class BedrockProvider:
         400. The code lives in bedrock_embed.py, loaded on the first call."""
         from . import bedrock_embed
 
-        if not bedrock_embed.is_embedding_model(model):  # no client needed to say no
-            raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
-                                 provider=PROVIDER)
         return await bedrock_embed.embed(self.client(), model, inputs, dimensions)
 
     async def list_models(self) -> list[ModelInfo]:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import InvalidRequest, ProviderError
+
+if TYPE_CHECKING:
+    from ..aws.client import AwsHttpClient
 
 PROVIDER = "bedrock"
 MAX_CONCURRENT_CALLS = 8
@@ -50,9 +53,10 @@ def _read(headers: Mapping[str, str], body: bytes) -> tuple[list[float], int]:
     return [float(v) for v in vector], int(tokens)
 
 
-async def embed(client: Any, model: str, inputs: list[str], dimensions: int | None
+async def embed(client: AwsHttpClient, model: str, inputs: list[str], dimensions: int | None
                 ) -> tuple[list[list[float]], int]:
-    """One vector per input, in order, and the total input tokens."""
+    """One vector per input, in order, and the total input tokens; a model that is not an
+    embedding model is refused before any call."""
     from .bedrock import map_error, model_path
 
     if not is_embedding_model(model):
