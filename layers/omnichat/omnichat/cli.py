@@ -1,9 +1,11 @@
-"""The `omnichat` command: database migrations, a REST-only server, the terminal chat."""
+"""The `omnichat` command: database migrations, a REST-only server, the terminal chat, the
+AWS preflight."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -39,6 +41,14 @@ def _chat(args: argparse.Namespace) -> int:
     return chat_main(args.url, args.ws_url, args.api_key, args.email, args.model)
 
 
+def _aws_preflight(args: argparse.Namespace) -> int:
+    from omnichat.aws import preflight
+
+    return preflight.main(preflight.Inputs(
+        template_path=args.template, samconfig_path=args.samconfig, config_env=args.config_env,
+        region=args.region or "", profile=args.profile, bedrock_models=tuple(args.bedrock_model)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omnichat", description="OmniChat command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--email", default=None)
     chat.add_argument("--model", default=None, help="model id, e.g. ollama/smollm2:135m")
     chat.set_defaults(func=_chat)
+
+    aws = sub.add_parser("aws", help="AWS mode").add_subparsers(dest="aws_command", required=True)
+    check = aws.add_parser("preflight", help="before `sam deploy`: what would fail in this account (read-only)")
+    check.add_argument("--config-env", default="default", help="the samconfig.toml environment (default, dev, prod)")
+    check.add_argument("--template", type=Path, default=Path("template.yaml"))
+    check.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"))
+    check.add_argument("--region", default=None, help="default: samconfig.toml's, else the AWS configuration's")
+    check.add_argument("--profile", default=None, help="an AWS CLI profile (default: the usual credential chain)")
+    check.add_argument("--bedrock-model", action="append", default=[], metavar="ID",
+                       help="a Bedrock model you will enable, e.g. anthropic.claude-sonnet-4-5-20250929-v1:0 (repeat)")
+    check.set_defaults(func=_aws_preflight)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
