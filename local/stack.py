@@ -136,15 +136,21 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
             log(f"hybrid: Bedrock with your AWS credentials, region {region}")
         elif mode == "offline-hybrid":
             from local.bedrock import create_app as bedrock_app
+            from local.bedrock.signing import KNOWN_CREDENTIALS
+            from local.gateway.environment import new_credentials
 
             # The real small model too (bedrock/local.smollm2-135m), so a hybrid chat gets a
             # real answer; the catalogue's other models answer with the deterministic engine.
             gguf = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models")) / "smollm2" / "135m.gguf"
-            # In that region: the emulator checks signatures as Bedrock does.
-            bedrock = ServerThread(bedrock_app(gguf_path=gguf if gguf.exists() else None, region=region)).start()
+            # In that region, with keys made now for the handlers: the emulator checks their
+            # signatures as Bedrock does, and so does @connections (no well-known secret).
+            keys = new_credentials()
+            bedrock = ServerThread(bedrock_app(
+                gguf_path=gguf if gguf.exists() else None, region=region,
+                credentials={**KNOWN_CREDENTIALS, keys["AWS_ACCESS_KEY_ID"]: keys["AWS_SECRET_ACCESS_KEY"]})).start()
             stack.stoppers.append(bedrock.stop)
             env.update(OMNICHAT_BEDROCK_ENABLED="true", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url,
-                       AWS_ENDPOINT_URL_BEDROCK=bedrock.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+                       AWS_ENDPOINT_URL_BEDROCK=bedrock.url, **keys)
             log(f"offline-hybrid: the Bedrock emulator on {bedrock.url}")
 
         env.update(extra_env or {})

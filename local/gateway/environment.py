@@ -16,9 +16,11 @@ that comes later in the template (a warning says so).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +73,23 @@ def apply(env: dict[str, str], region: str, ws_endpoint: str) -> None:
     os.environ.setdefault("AWS_REGION", region)
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
     if not _aws_credentials_configured():
-        # The handlers' boto3 clients sign their @connections calls; the emulator ignores the
-        # signature but botocore refuses to send without credentials. Real credentials, when
-        # configured (hybrid mode), are left alone.
-        os.environ["AWS_ACCESS_KEY_ID"] = "local"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
+        # The functions sign their @connections calls and the emulator takes only what they
+        # sign (management_auth.py): a pair made now, known to this process alone (a fixed
+        # one would let anyone sign). Real credentials, when configured (hybrid), are kept.
+        os.environ.update(_process_credentials())
+
+
+@functools.cache
+def _process_credentials() -> dict[str, str]:
+    """One pair per process: a function's client made under an earlier emulator in this
+    process (tests start several) still holds the keys it read."""
+    return new_credentials()
+
+
+def new_credentials() -> dict[str, str]:
+    """A random access key pair, as the environment variables that carry it."""
+    return {"AWS_ACCESS_KEY_ID": "LOCAL" + secrets.token_hex(8).upper(),
+            "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30)}
 
 
 def _aws_credentials_configured() -> bool:

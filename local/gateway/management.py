@@ -6,8 +6,9 @@ port, with or without the stage prefix:
     DELETE /{stage}/@connections/{id}   DeleteConnection: close the connection (204)
 
 so `boto3.client("apigatewaymanagementapi", endpoint_url="http://HOST:PORT/<stage>")` works
-unchanged. Requests are signed by botocore; the signature is not checked. Errors carry the
-`x-amzn-ErrorType` header and JSON body that botocore turns into `client.exceptions.X`.
+unchanged, with the functions' credentials: anything not signed by them is refused before it
+gets here (management_auth.py). Errors carry the `x-amzn-ErrorType` header and JSON body that
+botocore turns into `client.exceptions.X`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The emulator: one ASGI app on one port serving, in this order,
 
 1. `ws://HOST:PORT/ws` — the template's WebSocket API (others at `/ws/<LogicalId>`);
-2. `/{stage}/@connections/{id}` and `/@connections/{id}` — the Management API;
+2. `/{stage}/@connections/{id}` and `/@connections/{id}` — the Management API, for
+   requests signed with the functions' credentials only (management_auth.py);
 3. the HTTP API routes of the template (Lambda functions with payload 2.0; Lambda Web
    Adapter functions through their ASGI app);
 4. the static site (`static=DIR`), with the single-page-app fallback;
@@ -22,6 +23,7 @@ from . import environment, http, ids, management
 from .connections import Registry
 from .functions import InvokeOverride, Invoker
 from .limits import Limits
+from .management_auth import ManagementAuth
 from .protocol import uvicorn_ws_options
 from .spec import GatewaySpec, HttpRoute
 from .static import StaticSite
@@ -46,6 +48,7 @@ class Gateway:
         self.limits = limits or Limits()
         self.invoker = Invoker(spec.functions, max_workers=max_workers, override=invoke_override)
         self.registry = Registry(self.limits)
+        self.management_auth = ManagementAuth(spec.region)
         self.router = http.HttpRouter(spec.http_routes)
         self.web_apps = WebApps(self.invoker)
         prefixes = {r.path.strip("/").split("/", 1)[0] for r in spec.http_routes if r.path and r.path != "/"}
@@ -84,11 +87,13 @@ class Gateway:
         method, path = scope["method"], scope["path"]
         found = management.PATH.match(path)
         if found:
-            try:
-                body = await _read_body(receive, self.limits.post_bytes + 1)
+            try:  # the whole body: the signature covers it (over 128 KB is then a 413)
+                body = await _read_body(receive, max(self.limits.http_body_bytes, self.limits.post_bytes + 1))
             except BodyTooLarge:
-                body = b"\0" * (self.limits.post_bytes + 1)
-            reply = await management.handle(method, found["connection_id"], body, self.registry, self.limits)
+                await _reply(send, http.json_error(413, "Request Entity Too Large"))
+                return
+            reply = self.management_auth.refusal(scope, body) or await management.handle(
+                method, found["connection_id"], body, self.registry, self.limits)
             await _reply(send, reply)
             return
         matched = self.router.match(method, path)

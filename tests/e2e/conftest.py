@@ -4,6 +4,7 @@ a free port, with its own home; real clients talk to it over loopback."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -85,8 +86,14 @@ def shut_down(stack: RunningStack) -> int:
         return -9
 
 
+# The keys the `stack` fixture's handlers get (and @connections takes): a test that plays
+# the network signs with them.
+STACK_KEYS = {"AWS_ACCESS_KEY_ID": "E2ESTACK", "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30)}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> RunningStack:
-    running = launch(tmp_path_factory.mktemp("home"), free_port(), {"OMNICHAT_LOCAL_WS_INTEGRATION_TIMEOUT_S": "1"})
+    running = launch(tmp_path_factory.mktemp("home"), free_port(),
+                     {"OMNICHAT_LOCAL_WS_INTEGRATION_TIMEOUT_S": "1", **STACK_KEYS})
     yield running
     shut_down(running)

@@ -15,8 +15,9 @@ import boto3
 import httpx
 import pytest
 import websockets
+from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import MODELS_DIR, ROOT, Output, free_port, launch, shut_down
+from tests.e2e.conftest import MODELS_DIR, ROOT, STACK_KEYS, Output, free_port, launch, shut_down
 
 
 async def converse(stack, token: str, frame: dict, until: str = "message.done", timeout_s: float = 120) -> list[dict]:
@@ -110,9 +111,14 @@ def test_terminal_client_reconnects_and_resumes_after_a_dropped_connection(stack
         with sqlite3.connect(stack.home / "omnichat.db") as db:
             (connection_id,), = db.execute(
                 "SELECT connection_id FROM connections JOIN api_keys ON api_keys.user_id = connections.user_id")
-        management = boto3.client("apigatewaymanagementapi", endpoint_url=f"{stack.url}/prod", region_name="us-east-1",
-                                  aws_access_key_id="local", aws_secret_access_key="local")
-        management.delete_connection(ConnectionId=connection_id)  # the network drops it
+        def management(key: str, secret: str):  # type: ignore[no-untyped-def]
+            return boto3.client("apigatewaymanagementapi", endpoint_url=f"{stack.url}/prod", region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret)
+
+        with pytest.raises(ClientError, match="UnrecognizedClientException"):  # not the stack's keys
+            management("local", "local").delete_connection(ConnectionId=connection_id)
+        management(STACK_KEYS["AWS_ACCESS_KEY_ID"], STACK_KEYS["AWS_SECRET_ACCESS_KEY"]).delete_connection(
+            ConnectionId=connection_id)  # the network drops it
         out.wait_for("[reconnected; resuming]", 20)
         out.wait_for("[complete · 120 tokens", 30)
         process.stdin.write(b"/quit\n")

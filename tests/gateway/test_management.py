@@ -14,15 +14,20 @@ from botocore.config import Config
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from local.gateway.management_auth import function_credentials, function_region
 from local.gateway.server import RunningGateway
 
 from .support import recorded, run, wait_for
 
 
-def management_client(endpoint: str) -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local",
-                        config=Config(retries={"max_attempts": 1}))
+def management_client(endpoint: str, **keys: str) -> Any:
+    """The client a function makes: the functions' credentials and region (or `keys`)."""
+    own = function_credentials()
+    assert own is not None  # the emulator made a pair at start
+    keys = {"aws_access_key_id": own.access_key, "aws_secret_access_key": own.secret_key,
+            "aws_session_token": own.token, "region_name": function_region("us-east-1"), **keys}
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}),
+                        **keys)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,86 @@
+"""Who may call `@connections`: as on AWS, only a request signed with SigV4 (service
+`execute-api`) for the functions' region by the credentials the functions have. Anything
+else is refused with 403 and the error AWS gives: knowing a connection id (they are in the
+log) is not enough to read its identity, post into it or close it.
+
+The functions run in this process, so their credentials are this process's: the
+environment's keys (the emulator makes a random pair at start when none are configured,
+environment.py), else botocore's chain (a profile, SSO: hybrid mode). They are read at each
+request, as the functions' clients read them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from local import sigv4
+
+SERVICE = "execute-api"
+Reply = tuple[int, list[tuple[str, str]], bytes]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+
+_chain: Any = None  # botocore's credential chain, built once (it refreshes itself)
+_chain_lock = threading.Lock()
+
+
+def function_credentials() -> Credentials | None:
+    """The credentials the functions in this process sign with: the environment's, else
+    botocore's credential chain; None when there are none."""
+    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if access and secret:
+        return Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+    global _chain
+    with _chain_lock:
+        if _chain is None:
+            import botocore.session
+
+            _chain = botocore.session.get_session().get_credentials() or False
+    if not _chain:
+        return None
+    frozen = _chain.get_frozen_credentials()
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def function_region(default: str) -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or default
+
+
+def _refused(error_type: str, message: str) -> Reply:
+    body = json.dumps({"message": message}).encode()
+    return 403, [("content-type", "application/json"), ("x-amzn-errortype", error_type)], body
+
+
+class ManagementAuth:
+    def __init__(self, default_region: str,
+                 credentials: Callable[[], Credentials | None] = function_credentials) -> None:
+        self.default_region, self.credentials = default_region, credentials
+
+    def refusal(self, scope: Mapping[str, Any], body: bytes) -> Reply | None:
+        """None when the request is signed by the functions' credentials, else AWS's 403."""
+        headers = sigv4.headers_of(scope)
+        value = headers.get("authorization")
+        if not value:
+            return _refused("MissingAuthenticationTokenException", "Missing Authentication Token")
+        auth = sigv4.parse(value)
+        if auth is None:
+            return _refused("IncompleteSignatureException",
+                            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+                            "parameters (AWS4-HMAC-SHA256).")
+        own = self.credentials()
+        if own is None or auth.access_key != own.access_key \
+                or (own.token or None) != (headers.get("x-amz-security-token") or None):
+            return _refused("UnrecognizedClientException", "The security token included in the request is invalid.")
+        problem = sigv4.problem(scope, headers, auth, body, secret=own.secret_key,
+                                region=function_region(self.default_region), service=SERVICE)
+        return _refused("InvalidSignatureException", problem) if problem else None
