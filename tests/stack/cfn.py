@@ -105,3 +105,42 @@ def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+_NO_VALUE = object()
+
+
+def resolve(template: dict[str, Any], node: Any, params: dict[str, str]) -> Any:
+    """`node` as one deploy with these parameters sees it: Fn::If chosen by the template's
+    Conditions, parameter Refs and Fn::Sub over parameters filled in, AWS::NoValue dropped.
+    Resource Refs, GetAtts and pseudo parameters stay as they are (unknowable before)."""
+    from omnichat.aws.stack_config import evaluate, parameter_values
+
+    values = parameter_values(template, params)
+    conditions = template.get("Conditions", {})
+
+    def walk(n: Any) -> Any:
+        if isinstance(n, dict) and len(n) == 1:
+            (fn, arg), = n.items()
+            if fn == "Fn::If":
+                name, then, otherwise = arg
+                return walk(then if evaluate(conditions[name], values, conditions) else otherwise)
+            if fn == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
+            if fn == "Ref" and arg in values:
+                return values[arg]
+            if fn == "Fn::Sub":
+                text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+                for name, value in variables.items():
+                    text = text.replace("${%s}" % name, str(walk(value)))
+                for name, value in values.items():
+                    text = text.replace("${%s}" % name, value)
+                return text
+        if isinstance(n, dict):
+            return {k: w for k, w in ((k, walk(v)) for k, v in n.items()) if w is not _NO_VALUE}
+        if isinstance(n, list):
+            return [w for w in (walk(v) for v in n) if w is not _NO_VALUE]
+        return n
+
+    found = walk(node)
+    return None if found is _NO_VALUE else found
