@@ -7,6 +7,7 @@ gap between consecutive frames of the answer.
 
     .venv/bin/python bench/local_load.py [--clients 100] [--tokens 300] [--rate 100]
     .venv/bin/python bench/local_load.py --url http://127.0.0.1:8080   # a stack already running
+                                        # (started with OMNICHAT_SIGNUP_MAX_PER_ADDRESS above --clients)
 
 Without --url it starts the stack itself, on free loopback ports: the Ollama-compatible
 server with the deterministic model (`python -m local.ollama --deterministic`) and the
@@ -81,10 +82,11 @@ def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | Non
 
 
 @contextlib.contextmanager
-def local_stack(template: Path) -> Iterator[str]:
-    """The deterministic model server and the emulator, as child processes."""
+def local_stack(template: Path, scratch: Path | None = None) -> Iterator[str]:
+    """The deterministic model server and the emulator, as child processes, with their
+    SQLite database and log in `scratch` (a new temporary folder by default)."""
     python = sys.executable
-    scratch = Path(tempfile.mkdtemp(prefix="omnichat-load-"))
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="omnichat-load-"))
     db_url = f"sqlite:///{scratch / 'omnichat.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMNICHAT_HOME": str(scratch)}
     subprocess.run([python, "-m", "omnichat.cli", "db", "upgrade", "--database-url", db_url],
@@ -98,7 +100,8 @@ def local_stack(template: Path) -> Iterator[str]:
         processes.append(subprocess.Popen(
             [python, "-m", "local.gateway", "--template", str(template), "--port", str(gateway_port),
              "--log-level", "warning", "--env", f"DATABASE_URL={db_url}",
-             "--env", f"OLLAMA_HOST=http://127.0.0.1:{ollama_port}", "--env", f"OMNICHAT_HOME={scratch}"],
+             "--env", f"OLLAMA_HOST=http://127.0.0.1:{ollama_port}", "--env", f"OMNICHAT_HOME={scratch}",
+             "--env", "OMNICHAT_SIGNUP_MAX_PER_ADDRESS=100000"],  # every client signs up from loopback
             cwd=REPO, env=env, stdout=logs, stderr=logs))
         url = f"http://127.0.0.1:{gateway_port}"
         wait_http(f"{url}/api/health", 60, processes[1])
@@ -119,9 +122,10 @@ def local_stack(template: Path) -> Iterator[str]:
 
 async def sign_up(http: httpx.AsyncClient, index: int, run_id: str, gate: asyncio.Semaphore) -> Client:
     async with gate:
-        response = await http.post("/api/auth/signup", json={
-            "email": f"load-{run_id}-{index}@example.com", "password": "correct horse battery staple",
-            "name": f"Load {index}"})
+        account = {"email": f"load-{run_id}-{index}@example.com", "password": "correct horse battery staple"}
+        response = await http.post("/api/auth/signup", json={**account, "name": f"Load {index}"})
+        response.raise_for_status()  # the same answer for a new and a taken email: sign in next
+        response = await http.post("/api/auth/signin", json=account)
     response.raise_for_status()
     return Client(index=index, token=response.json()["access_token"])
 

@@ -31,6 +31,8 @@ class CallRecord:
 
 
 def record(db: Db, call: CallRecord) -> None:
+    if call.error_code == "model_not_found":  # no model answered: not a model call
+        return
     db.insert("usage", {
         "id": new_id(), "user_id": call.user_id, "api_key_id": call.api_key_id, "chat_id": call.chat_id,
         "message_id": call.message_id, "source": call.source, "model": call.model, "provider": call.provider,

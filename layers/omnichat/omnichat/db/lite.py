@@ -14,15 +14,17 @@ work). tests/test_lite_db.py checks the statements against the ORM on both datab
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from omnichat.auth import standing
 from omnichat.auth.opaque import hash_secret
 from omnichat.auth.principal import Principal
 from omnichat.errors import Unauthorized
@@ -33,6 +35,11 @@ T = TypeVar("T")
 SQLITE_PRAGMAS = ("busy_timeout=10000", "foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL")
 _lock = threading.Lock()
 _idle: dict[str, list[Any]] = {}  # url -> open connections, reused while the function is warm
+# SQLite has one writer at a time. Every transaction takes the write lock when it begins
+# (BEGIN IMMEDIATE: one that began by reading could not upgrade and failed "database is
+# locked" under load), and the threads of one process queue for it here, in order,
+# instead of polling the file lock with the busy handler's sleeps.
+_sqlite_writers: dict[str, threading.RLock] = {}
 
 
 class Db:
@@ -47,10 +54,19 @@ class Db:
         self._cursor.execute(sql if self._sqlite else sql.replace("?", "%s"), values)
         return self._cursor
 
+    def lock(self, *key: str) -> None:
+        """Serialize the transactions that name the same `key` until this one ends (a
+        PostgreSQL advisory lock; SQLite transactions are serialized already)."""
+        if not self._sqlite:
+            digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+            self.execute("SELECT pg_advisory_xact_lock(?)", int.from_bytes(digest, "big", signed=True))
+
     def commit(self) -> None:
         """Commit what is done so far (the transaction goes on): work that must stay done
         even if the rest of the request fails."""
         self._conn.commit()
+        if self._sqlite:  # sqlite3 in autocommit mode (see _connect): begin the next one
+            self._conn.execute("BEGIN")
 
     @classmethod
     def of_session(cls, session: Any) -> Db:
@@ -167,31 +183,51 @@ def like_escape(text: str) -> str:
 # ---------------------------------------------------------------------------- statements
 def redeem_ticket(url: str, ticket: str) -> Principal:
     """A WebSocket ticket, redeemed exactly once: the conditional UPDATE lets only one of
-    two concurrent redemptions change the row."""
+    two concurrent redemptions change the row. The principal carries the credential that
+    obtained the ticket, which must still stand (omnichat.auth.standing)."""
     digest, now = hash_secret(ticket), utcnow()
 
-    def work(db: Db) -> tuple[str, str, str] | None:
+    def work(db: Db) -> Principal | None:
         claimed = db.execute("UPDATE ws_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL"
                              " AND expires_at > ?", now, digest, now).rowcount
-        if claimed != 1:
-            return None
-        return db.execute("SELECT u.id, u.email, u.role FROM users u JOIN ws_tickets t ON t.user_id = u.id"
-                          " WHERE t.ticket_hash = ?", digest).fetchone()
+        return standing.redeem(db, digest) if claimed == 1 else None
 
-    row = run(url, work)
-    if row is None:
-        raise Unauthorized("The ticket is invalid, expired or already used", code="invalid_ticket")
-    user_id, email, role = row
-    if role not in ("admin", "user"):
-        raise Unauthorized("The account cannot open a chat connection", code="invalid_ticket")
-    return Principal(user_id=user_id, email=email, role=role)
+    principal = run(url, work)
+    if principal is None:
+        raise Unauthorized("The ticket is invalid, expired or already used, or its sign-in has ended",
+                           code="invalid_ticket")
+    return principal
 
 
-def register_connection(url: str, connection_id: str, user_id: str, endpoint: str) -> None:
-    run(url, lambda db: db.insert(
-        "connections", {"connection_id": connection_id, "user_id": user_id, "endpoint": endpoint,
-                        "connected_at": utcnow()},
-        "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, endpoint = excluded.endpoint"))
+# API Gateway ends every WebSocket connection after 2 hours: an older row is a connection
+# whose $disconnect never arrived, and no longer counts against its user.
+CONNECTION_MAX_AGE = timedelta(hours=2)
+
+
+def register_connection(url: str, connection_id: str, user_id: str, endpoint: str, *,
+                        session_id: str | None = None, api_key_id: str | None = None,
+                        max_per_user: int | None = None) -> bool:
+    """The connection and the credential it rides on; False (nothing registered) when its
+    user already has `max_per_user` live connections. The user's row is locked first, so
+    concurrent connects of one user are counted one at a time."""
+    def work(db: Db) -> bool:
+        now = utcnow()
+        if max_per_user is not None:
+            if db.execute("UPDATE users SET role = role WHERE id = ?", user_id).rowcount != 1:  # the lock
+                raise standing.credential_gone(api_key_id is not None)  # deleted since its ticket
+            db.execute("DELETE FROM connections WHERE user_id = ? AND connected_at <= ?",
+                       user_id, now - CONNECTION_MAX_AGE)
+            live = db.execute("SELECT count(*) FROM connections WHERE user_id = ? AND connection_id <> ?",
+                              user_id, connection_id).fetchone()[0]
+            if live >= max_per_user:
+                return False
+        db.insert("connections", {"connection_id": connection_id, "user_id": user_id, "endpoint": endpoint,
+                                  "connected_at": now, "session_id": session_id, "api_key_id": api_key_id},
+                  "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, endpoint = excluded.endpoint,"
+                  " session_id = excluded.session_id, api_key_id = excluded.api_key_id")
+        return True
+
+    return run(url, work)
 
 
 def forget_connection(url: str, connection_id: str) -> None:
@@ -214,6 +250,9 @@ def transaction(url: str) -> Iterator[Db]:
         _close(conn)
         conn = _connect(url)
     try:
+        # Deferred: a request may await the network (a model listing) inside its
+        # transaction, and must not hold SQLite's write lock meanwhile.
+        _begin(conn, url, immediate=False)
         yield Db(conn, url.startswith("sqlite"))
         conn.commit()
     except BaseException:
@@ -257,17 +296,32 @@ def run(url: str, work: Callable[[Db], T]) -> T:
     return result
 
 
+def _writer(url: str) -> Any:
+    """The process's queue for the SQLite write lock (nothing to wait for on PostgreSQL)."""
+    if not url.startswith("sqlite"):
+        return nullcontext()
+    with _lock:
+        return _sqlite_writers.setdefault(url, threading.RLock())
+
+
+def _begin(conn: Any, url: str, immediate: bool = True) -> None:
+    if url.startswith("sqlite"):  # pg8000 begins a transaction with the first statement
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _transaction(conn: Any, url: str, work: Callable[[Db], T]) -> T:
-    try:
-        result = work(Db(conn, url.startswith("sqlite")))
-        conn.commit()
-        return result
-    except BaseException:
+    with _writer(url):
         try:
-            conn.rollback()
-        except Exception:  # noqa: BLE001 - the connection may be the problem
-            pass
-        raise
+            _begin(conn, url)
+            result = work(Db(conn, url.startswith("sqlite")))
+            conn.commit()
+            return result
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:  # noqa: BLE001 - the connection may be the problem
+                pass
+            raise
 
 
 def _is_disconnect(error: Exception) -> bool:
@@ -285,7 +339,9 @@ def _connect(url: str) -> Any:
         import sqlite3
 
         path = url.split(":///", 1)[1] if ":///" in url else ":memory:"
-        conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+        create_private_sqlite_file(path)
+        # isolation_level=None: transactions are begun here (_begin), not implicitly.
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         for pragma in SQLITE_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
         return conn
@@ -303,6 +359,21 @@ def _connect(url: str) -> Any:
         user=unquote(parts.username or ""), password=unquote(parts.password or "") or None,
         host=parts.hostname or "127.0.0.1", port=parts.port or 5432, database=unquote(parts.path.lstrip("/")),
         ssl_context=ssl_context, timeout=10)
+
+
+def create_private_sqlite_file(path: str) -> None:
+    """Creates a missing database file readable by its owner only (0600). Chats are private;
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    import os
+
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing file keeps the permissions its owner gave it
+    except FileNotFoundError:
+        pass  # no such folder: sqlite3 says so, as before
 
 
 def _checkout(url: str) -> tuple[Any, bool]:

@@ -90,6 +90,10 @@ class WsTicket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # The credential that obtained the ticket (one of the two), which the connection rides
+    # on. No foreign keys: an ended session must leave the ids behind to be found refused.
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Connection(Base):
@@ -100,6 +104,8 @@ class Connection(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     endpoint: Mapped[str] = mapped_column(String(512), default="")
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_id: Mapped[str | None] = mapped_column(String(36))  # as on its ticket
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class SignInFailure(Base):
@@ -158,6 +164,19 @@ class Message(Base):
         UniqueConstraint("chat_id", "client_message_id"),
         Index("ix_messages_chat_id_parent_id", "chat_id", "parent_id"),
     )
+
+
+class Send(Base):
+    """The idempotency key of a sent message: one row per (user, client_message_id),
+    across chats. Inserting it is what accepts a send; a retry, concurrent or late, finds
+    the row and gets the first send's chat, message and answer, never a second model call."""
+
+    __tablename__ = "sends"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    client_message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(String(36))  # the user message
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UsageRecord(Base):
@@ -226,6 +245,9 @@ class UploadPart(Base):
     part_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     part_count: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
+    # The message's other fields (chat_id, model, params …), kept from the last part
+    # (index == count - 1), whichever order the parts arrive in.
+    fields: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

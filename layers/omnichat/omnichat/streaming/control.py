@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from omnichat.auth import standing
 from omnichat.db import lite
 from omnichat.db.lite import Db, utcnow
 from omnichat.usage import CallRecord, record
@@ -59,8 +60,7 @@ def _drop(db: Db, message_id: str) -> None:
 def poll(url: str, message_id: str) -> Control:
     def work(db: Db) -> Control:
         stop = db.execute("SELECT stop_requested FROM streams WHERE message_id = ?", message_id).fetchone()
-        subs = db.execute("SELECT connection_id FROM stream_subscribers WHERE message_id = ?", message_id).fetchall()
-        return Control(bool(stop and stop[0]), frozenset(row[0] for row in subs))
+        return Control(bool(stop and stop[0]), standing.live_subscribers(db, message_id))  # not revoked ones
 
     return lite.run(url, work)
 
@@ -76,15 +76,31 @@ def save_progress(url: str, message_id: str, content: str, reasoning: str) -> No
 
 
 def finish(url: str, message_id: str, *, status: str, content: str, reasoning: str, usage: dict[str, Any],
-           error: dict[str, Any] | None, call: CallRecord) -> None:
-    """The answer's final state, its usage row and the end of the stream: all or nothing."""
-    def work(db: Db) -> None:
+           error: dict[str, Any] | None, call: CallRecord) -> frozenset[str]:
+    """The answer's final state, its usage row and the end of the stream: all or nothing.
+    Returns the stream's subscribers at its end: every connection that `join`ed before it
+    (a later one finds the answer ended)."""
+    def work(db: Db) -> frozenset[str]:
+        db.lock("stream", message_id)
         db.execute("UPDATE messages SET status = ?, content = ?, reasoning = ?, usage = ?, error = ?, updated_at = ?"
                    " WHERE id = ?", status, content, reasoning or None, usage, error, utcnow(), message_id)
         record(db, call)
+        subscribers = standing.live_subscribers(db, message_id)  # not revoked ones
         _drop(db, message_id)
+        return subscribers
 
-    lite.run(url, work)
+    return lite.run(url, work)
+
+
+def join(db: Db, chat_id: str, message_id: str, connection_id: str) -> bool:
+    """Subscribe a connection to a live stream; False if the message is not streaming
+    (any more). Either the generator's `finish` sees the new subscriber, or the caller
+    sees the stream ended: never neither."""
+    db.lock("stream", message_id)
+    if live_stream(db, chat_id) != message_id:
+        return False
+    subscribe(db, message_id, connection_id)
+    return True
 
 
 def request_stop(db: Db, message_id: str) -> bool:

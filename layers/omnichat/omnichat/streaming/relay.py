@@ -123,6 +123,7 @@ class Relay:
                     await queue.put(event)
                 await queue.put(_END)
             except ProviderError as exc:
+                exc.log(log, f"model call {gen.model_id}")  # users see only exc.message
                 await queue.put(exc)
             except asyncio.CancelledError:
                 raise
@@ -182,7 +183,9 @@ class Relay:
                     await asyncio.to_thread(control.save_progress, gen.db_url, gen.message_id,
                                             "".join(self.text), "".join(self.reasoning))
                 if gen.deadline is not None and now >= gen.deadline:
-                    failure, status = ProviderTimeout("The answer took longer than this server allows"), "error"
+                    failure = ProviderTimeout("the relay's deadline passed", provider=gen.provider_name,
+                                              message="The answer took longer than this server allows.")
+                    status = "error"
                     break
         finally:
             if not producer.done():
@@ -212,8 +215,11 @@ class Relay:
             cache_read_tokens=u.cache_read_tokens if u else 0, cache_write_tokens=u.cache_write_tokens if u else 0,
             ttft_ms=ttft_ms, duration_ms=duration_ms, error_code=failure.code if failure else None,
         )
-        await asyncio.to_thread(control.finish, gen.db_url, gen.message_id, status=status, content=content,
-                                reasoning=reasoning, usage=usage, error=error, call=call)
+        subscribers = await asyncio.to_thread(control.finish, gen.db_url, gen.message_id, status=status,
+                                              content=content, reasoning=reasoning, usage=usage, error=error,
+                                              call=call)
+        if subscribers - self.subscribers:  # joined since the last poll: the text, then the end
+            await self.welcome(set(subscribers - self.subscribers))
         stop_reason = finish.stop_reason if finish and status == "complete" else None
         if error:
             await self.post(frames.error(error["code"], error["message"], chat_id=gen.chat_id,

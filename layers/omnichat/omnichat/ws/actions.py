@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
-from omnichat.chats import service, tree
+from omnichat.chats import sends, service, tree
 from omnichat.chats.rows import ChatRow, MessageRow, get_message
 from omnichat.db import lite
-from omnichat.db.lite import Db, utcnow
+from omnichat.db.lite import Db
 from omnichat.models import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
@@ -20,7 +20,6 @@ from omnichat.ws import answers, schemas
 from omnichat.ws.answers import Prepared
 from omnichat.ws.session import WsError, WsSession
 
-PARTS_TTL = timedelta(minutes=10)
 PULL_PROGRESS_EVERY_S = 0.25
 PULL_POLL_S = 1.0  # how often a queued pull's row is read
 
@@ -36,82 +35,126 @@ def _check_length(s: WsSession, content: str) -> None:
         raise WsError("message_too_long", f"A message has at most {s.settings.max_message_chars} characters")
 
 
-def _collect_part(s: WsSession, frame: schemas.Send) -> str | None:
-    """Store one part of a multi-frame message; the whole content once all have arrived."""
-    assert frame.part is not None
-    part, user_id = frame.part, s.principal.user_id
+@dataclass
+class Accepted:
+    """What a send or an edit did: a new answer to stream (`prepared`), or, for a repeat
+    of one accepted before, the first one's messages (`created` False)."""
+    chat_id: str
+    question_id: str
+    answer_id: str | None
+    prepared: Prepared | None = None
+    final: MessageRow | None = None  # a repeat's answer when nothing streams it any more
 
-    def work(db: Db) -> str | None:
-        db.execute("DELETE FROM upload_parts WHERE created_at < ?", utcnow() - PARTS_TTL)
-        db.insert("upload_parts", {"user_id": user_id, "client_message_id": frame.client_message_id,
-                                   "part_index": part.index, "part_count": part.count, "content": frame.content,
-                                   "created_at": utcnow()},
-                  "ON CONFLICT (user_id, client_message_id, part_index) DO NOTHING")
-        parts = db.execute("SELECT part_count, content FROM upload_parts WHERE user_id = ? AND client_message_id = ?"
-                           " ORDER BY part_index", user_id, frame.client_message_id).fetchall()
-        if len(parts) < part.count or part.index != part.count - 1:
-            if sum(len(content) for _, content in parts) > s.settings.max_message_chars:
-                raise WsError("message_too_long", f"A message has at most {s.settings.max_message_chars} characters")
-            return None
-        if any(count != part.count for count, _ in parts):
-            raise WsError("invalid_request", "part.count differs between the parts of one message")
-        db.execute("DELETE FROM upload_parts WHERE user_id = ? AND client_message_id = ?",
-                   user_id, frame.client_message_id)
-        return "".join(content for _, content in parts)
+    @property
+    def created(self) -> bool:
+        return self.prepared is not None
 
-    return lite.run(s.db_url, work)
+
+class _Duplicate(Exception):
+    """The key was accepted by a transaction that did not wait for the lock: roll back."""
+
+
+def _repeat(db: Db, s: WsSession, earlier: sends.SendRow) -> Accepted:
+    """A send whose key was accepted before: its answer, live (this connection joins the
+    stream) or as it ended."""
+    question = get_message(db, earlier.message_id)
+    answer = _latest_answer(db, question) if question else None
+    final = _attach(db, s, answer) if answer else None
+    return Accepted(earlier.chat_id, earlier.message_id, answer.id if answer else None, final=final)
+
+
+def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepted | None]) -> Accepted | None:
+    """Run `accept` (which saves the question and starts its answer, or returns None for
+    a message still waiting for parts) at most once per (user, client_message_id)."""
+    user_id = s.principal.user_id
+
+    def work(db: Db) -> Accepted | None:
+        sends.lock(db, user_id, client_message_id)
+        earlier = sends.find(db, user_id, client_message_id)
+        if earlier is not None:
+            return _repeat(db, s, earlier)
+        accepted = accept(db)
+        if accepted is not None and accepted.prepared is not None and not sends.claim(
+                db, user_id, client_message_id, accepted.chat_id, accepted.question_id):
+            raise _Duplicate
+        return accepted
+
+    try:
+        return lite.run(s.db_url, work)
+    except _Duplicate:
+        return lite.run(s.db_url, lambda db: _repeat(db, s, sends.find(db, user_id, client_message_id)))
 
 
 def _latest_answer(db: Db, question: MessageRow) -> MessageRow | None:
     return MessageRow.first(db, "WHERE parent_id = ? AND role = 'assistant' ORDER BY id DESC LIMIT 1", question.id)
 
 
+SEND_FIELDS = ("chat_id", "model", "parent_id", "system_prompt", "params")
+
+
 async def send(s: WsSession, frame: schemas.Send) -> None:
-    content = frame.content
-    if frame.part is not None and frame.part.count > 1:
-        whole = _collect_part(s, frame)
-        if whole is None:
-            await s.ack(frame.action, client_message_id=frame.client_message_id, part=asdict(frame.part))
-            return
-        content = whole
-    _check_length(s, content)
-    params = frame.params.given() if frame.params else {}
+    parted = frame.part is not None and frame.part.count > 1
+    if frame.model:  # an unknown model is refused before anything is saved
+        await answers.ensure_offered(s, frame.model)
+    if not parted:
+        _check_length(s, frame.content)
+    own = {name: getattr(frame, name) for name in SEND_FIELDS}
+    own["params"] = frame.params.given() if frame.params else None
 
-    def work(db: Db) -> tuple[ChatRow, MessageRow, MessageRow | None, Prepared | None]:
-        """The question saved and its answer started, or, for a retried send whose question
-        is already answered or answering, that answer."""
-        chat = answers.owned_chat(db, s, frame.chat_id) if frame.chat_id else None
-        existing = tree.find_by_client_id(db, chat, frame.client_message_id) if chat else None
-        model = answers.resolve_model(db, s, chat, frame.model)
-        if existing is not None:  # a retried send: answer what is already there
-            answer = _latest_answer(db, existing)
-            if answer is not None:
-                assert chat is not None
-                return chat, existing, answer, None
-        if chat is None:
-            chat = service.create(db, s.principal, model=model.id, system_prompt=frame.system_prompt, params=params)
-        elif frame.system_prompt is not None and existing is None:
-            service.update_chat(db, chat, {"system_prompt": frame.system_prompt})
-        answers.ensure_idle(db, chat)
-        question = existing
-        if question is None:
-            if frame.parent_id:
-                answers.owned_message(db, chat, frame.parent_id)
-            question, _ = tree.append(db, chat, role="user", content=content, parent_id=frame.parent_id,
-                                      client_message_id=frame.client_message_id)
-        return chat, question, None, answers.start_answer(db, s, chat, question, model, params)
+    def accept(db: Db) -> Accepted | None:
+        content, fields = frame.content, own
+        if parted:
+            assert frame.part is not None
+            try:
+                whole = sends.add_part(db, s.principal.user_id, frame.client_message_id, frame.part.index,
+                                       frame.part.count, frame.content, own, s.settings.max_message_chars)
+            except sends.BadParts as exc:
+                raise WsError(exc.code, str(exc)) from None
+            if whole is None:
+                return None
+            content, fields = whole.content, whole.fields
+            _check_length(s, content)
+        return _ask(db, s, frame.client_message_id, content, **fields)
 
-    chat, question, answer, prepared = lite.run(s.db_url, work)
-    # Committed: the question is saved before the model hears it.
-    if prepared is not None:
-        await answers.acknowledge_and_stream(s, frame.action, prepared)
+    accepted = _accept(s, frame.client_message_id, accept)
+    part = asdict(frame.part) if parted and frame.part else None
+    if accepted is None:
+        await s.ack(frame.action, client_message_id=frame.client_message_id, part=part)
         return
-    assert answer is not None
-    await s.ack(frame.action, chat_id=chat.id, user_message_id=question.id, assistant_message_id=answer.id,
-                created=False)
-    final = lite.run(s.db_url, lambda db: _attach(db, s, answer))
-    if final is not None:
-        await answers.replay(s, final)
+    await _answer(s, frame.action, accepted, client_message_id=frame.client_message_id,
+                  **({"part": part} if part else {}))
+
+
+def _ask(db: Db, s: WsSession, client_message_id: str, content: str, *, chat_id: str | None, model: str | None,
+         parent_id: str | None, system_prompt: str | None, params: dict[str, Any] | None) -> Accepted:
+    """Save a new question (in a new chat when `chat_id` is None) and start its answer."""
+    chat = answers.owned_chat(db, s, chat_id) if chat_id else None
+    resolved = answers.resolve_model(db, s, chat, model)
+    if chat is None:
+        chat = service.create(db, s.principal, model=resolved.id, system_prompt=system_prompt, params=params)
+    elif system_prompt is not None:
+        service.update_chat(db, chat, {"system_prompt": system_prompt})
+    answers.ensure_idle(db, chat)
+    if parent_id:
+        answers.owned_message(db, chat, parent_id)
+    question, created = tree.append(db, chat, role="user", content=content, parent_id=parent_id,
+                                    client_message_id=client_message_id)
+    if not created:  # saved before the key was kept in `sends` (an older server)
+        answer = _latest_answer(db, question)
+        return Accepted(chat.id, question.id, answer.id if answer else None,
+                        final=_attach(db, s, answer) if answer else None)
+    prepared = answers.start_answer(db, s, chat, question, resolved, params or {})
+    return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
+
+
+async def _answer(s: WsSession, action: str, accepted: Accepted, **ack: Any) -> None:
+    """Ack a send or an edit, then stream its new answer, or replay a repeat's."""
+    await s.ack(action, chat_id=accepted.chat_id, user_message_id=accepted.question_id,
+                assistant_message_id=accepted.answer_id, created=accepted.created, **ack)
+    if accepted.prepared is not None:
+        await answers.stream_answer(s, accepted.prepared)
+    elif accepted.final is not None:
+        await answers.replay(s, accepted.final)
 
 
 def _attach(db: Db, s: WsSession, message: MessageRow) -> MessageRow | None:
@@ -119,16 +162,17 @@ def _attach(db: Db, s: WsSession, message: MessageRow) -> MessageRow | None:
     streams it any more, the message as it is now (a dead stream is closed first).
     The generator sees a new subscriber at its next poll and sends it the text so far from
     memory (fresher than the database), then live deltas."""
-    if message.status == "streaming" and control.live_stream(db, message.chat_id) == message.id:
-        control.subscribe(db, message.id, s.connection_id)
+    if message.status == "streaming" and control.join(db, message.chat_id, message.id, s.connection_id):
         return None
     return get_message(db, message.id) or message
 
 
 async def edit(s: WsSession, frame: schemas.Edit) -> None:
     _check_length(s, frame.content)
+    if frame.model:
+        await answers.ensure_offered(s, frame.model)
 
-    def work(db: Db) -> tuple[Prepared, bool]:
+    def accept(db: Db) -> Accepted:
         chat = answers.owned_chat(db, s, frame.chat_id)
         original = answers.owned_message(db, chat, frame.message_id)
         if original.role != "user":
@@ -137,10 +181,16 @@ async def edit(s: WsSession, frame: schemas.Edit) -> None:
         model = answers.resolve_model(db, s, chat, frame.model)
         answers.ensure_idle(db, chat)
         question, created = tree.edit(db, chat, original.id, frame.content, frame.client_message_id)
-        return answers.start_answer(db, s, chat, question, model, {}), created
+        if not created:  # saved before the key was kept in `sends` (an older server)
+            answer = _latest_answer(db, question)
+            return Accepted(chat.id, question.id, answer.id if answer else None,
+                            final=_attach(db, s, answer) if answer else None)
+        prepared = answers.start_answer(db, s, chat, question, model, {})
+        return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
 
-    prepared, created = lite.run(s.db_url, work)
-    await answers.acknowledge_and_stream(s, frame.action, prepared, created)
+    accepted = _accept(s, frame.client_message_id, accept)
+    assert accepted is not None
+    await _answer(s, frame.action, accepted)
 
 
 async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
@@ -187,8 +237,6 @@ async def resume(s: WsSession, frame: schemas.Resume) -> None:
 
 
 async def pull(s: WsSession, frame: schemas.Pull) -> None:
-    if not s.principal.is_admin:
-        raise WsError("forbidden", "Only an admin can pull models")
     provider_name, name = catalog.split_id(frame.model)
     if provider_name != "ollama" or not registry.enabled(s.settings, "ollama"):
         raise WsError("invalid_request", "model: only ollama/<name:tag> models can be pulled")

@@ -58,7 +58,17 @@ def resolve_model(db: Db, s: WsSession, chat: ChatRow | None, requested: str | N
         raise WsError("model_not_found", exc.message) from None
 
 
+async def ensure_offered(s: WsSession, model_id: str) -> None:
+    try:
+        await catalog.ensure_offered(s.settings, model_id)
+    except catalog.ModelNotAvailable as exc:
+        raise WsError("model_not_found", exc.message) from None
+
+
 def ensure_idle(db: Db, chat: ChatRow) -> None:
+    """One answer streams in a chat at a time. The lock makes a concurrent start wait for
+    this transaction and then see its stream."""
+    db.lock("chat", chat.id)
     if control.live_stream(db, chat.id) is not None:
         raise WsError("already_streaming", "An answer is already streaming in this chat; stop it first",
                       chat_id=chat.id)
@@ -108,6 +118,7 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
     try:
         title, finish = await titles.generate(provider, p.model.name, p.question)
     except ProviderError as exc:
+        exc.log(log, f"title of chat {p.chat_id}")
         title, outcome, code = titles.fallback_title(p.question), "error", exc.code
     call = CallRecord(
         user_id=s.principal.user_id, model=p.model.id, provider=p.model.provider, outcome=outcome, source="title",
