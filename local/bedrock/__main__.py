@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         "--gguf", default=os.environ.get("OMNICHAT_BEDROCK_GGUF"),
         help="serve this GGUF file as local.smollm2-135m ('auto': the installed smollm2:135m)",
     )
+    parser.add_argument("--not-subscribed", action="append", default=[], metavar="MODEL_ID",
+                        help="answer this model with AccessDenied, as a new account's first use does")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server import create_app
 
-    app = create_app(gguf_path=_gguf_path(args.gguf), region=args.region)
+    app = create_app(gguf_path=_gguf_path(args.gguf), region=args.region,
+                     model_access={model_id: "not_subscribed" for model_id in args.not_subscribed})
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

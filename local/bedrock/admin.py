@@ -6,6 +6,8 @@ read the request journal from another process.
     DELETE /_emulator/faults    clear them
     GET    /_emulator/requests  the journal (?operation=ConverseStream)
     DELETE /_emulator/requests  clear it
+    POST   /_emulator/access    {"model_id": "...", "state": "not_subscribed"} (access.py)
+    GET    /_emulator/access    the models not enabled; DELETE: enable them all
 """
 
 from __future__ import annotations
@@ -50,6 +52,20 @@ async def requests(request: Request) -> Response:
     return JSONResponse({"requests": state.journal.entries(operation)})
 
 
+async def access(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "DELETE":
+        state.access.clear()
+        return Response(status_code=204)
+    if request.method == "POST":
+        try:
+            spec = json.loads(await request.body())
+            state.access.set(str(spec["model_id"]), str(spec["state"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"message": f"invalid access setting: {exc}"}, status_code=400)
+    return JSONResponse({"models": state.access.states()})
+
+
 async def health(request: Request) -> Response:
     catalog = _state(request).catalog
     return JSONResponse({"status": "ok", "region": catalog.region, "models": len(catalog.models)})
@@ -58,5 +74,6 @@ async def health(request: Request) -> Response:
 routes = [
     Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_emulator/requests", requests, methods=["GET", "DELETE"]),
+    Route("/_emulator/access", access, methods=["GET", "POST", "DELETE"]),
     Route("/_emulator/health", health, methods=["GET"]),
 ]

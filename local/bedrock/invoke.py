@@ -150,6 +150,7 @@ async def invoke_model(request: Request) -> Response:
     if fault is not None and fault.kind == "error":
         raise AwsError(fault.code, fault.message or default_message(fault.code))
     model = state.catalog.resolve(model_id)
+    state.access.check(model)
     _embedding_model(model)
     _check_headers(request)
     call = parse_titan(body)

@@ -49,7 +49,9 @@ async def _prepare(request: Request, operation: str) -> tuple[EmulatorState, Con
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "error":
         raise AwsError(fault.code, fault.message or default_message(fault.code))
-    call = parse_converse(body, state.catalog.resolve(model_id))
+    model = state.catalog.resolve(model_id)
+    state.access.check(model)
+    call = parse_converse(body, model)
     state.runner_for(call.model)  # fails now if the model's engine is not loaded
     return state, call, fault
 

@@ -23,6 +23,7 @@ from local.engines import DeterministicEngine, Engine
 from local.serve import ServerThread
 
 from . import admin, control, invoke, runtime
+from .access import ModelAccess
 from .catalog import DEFAULT_MODELS, LOCAL_GGUF_MODEL, Catalog, FoundationModel
 from .errors import AwsError
 from .generation import EngineRunner
@@ -49,6 +50,7 @@ def create_app(
     region: str = "us-east-1",
     worker_threads: int = 32,
     credentials: Mapping[str, str] = KNOWN_CREDENTIALS,
+    model_access: Mapping[str, str] | None = None,
 ) -> Starlette:
     """The emulator as an ASGI app.
 
@@ -56,6 +58,7 @@ def create_app(
     `DeterministicEngine` as "deterministic"). With `gguf_path`, `local.smollm2-135m` is
     added to the catalog, served by `LlamaEngine` (loaded here, once). Requests signed with
     a key in `credentials` (access key -> secret) must be signed right, for `region`.
+    `model_access` maps model ids to an access state (access.py), e.g. "not_subscribed".
     """
     engines = dict(engines or {})
     engines.setdefault("deterministic", DeterministicEngine())
@@ -71,6 +74,7 @@ def create_app(
     state = EmulatorState(
         catalog=Catalog(catalog_models, region=region),
         runners={key: EngineRunner(engine, executor) for key, engine in engines.items()},
+        access=ModelAccess(model_access),
     )
 
     @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .access import ModelAccess
 from .catalog import Catalog, FoundationModel
 from .errors import AwsError
 from .faults import FaultInjector
@@ -47,6 +48,7 @@ class EmulatorState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     cache: PromptCache = field(default_factory=PromptCache)
     journal: RequestJournal = field(default_factory=RequestJournal)
+    access: ModelAccess = field(default_factory=ModelAccess)
 
     def runner_for(self, model: FoundationModel) -> EngineRunner:
         runner = self.runners.get(model.engine)

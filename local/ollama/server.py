@@ -56,7 +56,8 @@ def create_app(
     if deterministic is not None:
         overrides["deterministic"] = deterministic
     cfg = replace(cfg, **overrides)
-    builtins = (deterministic_model(tokens_per_second=cfg.deterministic_rate),) if cfg.deterministic else ()
+    builtins = (deterministic_model(tokens_per_second=cfg.deterministic_rate,
+                                    context_length=cfg.deterministic_context),) if cfg.deterministic else ()
     state = ServerState(
         config=cfg,
         catalog=Catalog(ModelStore(cfg.models_dir), LlamaSettings(cfg.num_ctx, cfg.num_threads), builtins),

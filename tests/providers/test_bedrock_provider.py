@@ -19,6 +19,7 @@ from omnichat.providers.errors import (
     AccessDenied,
     ContextTooLong,
     InvalidRequest,
+    ModelNotEnabled,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
@@ -230,7 +231,7 @@ def test_throttling_exhausted_raises_throttled(bedrock) -> None:
 
 
 @pytest.mark.parametrize("code, expected", [
-    ("AccessDeniedException", AccessDenied),
+    ("AccessDeniedException", ModelNotEnabled),  # the emulator's default: "You don't have access to the model"
     ("ModelTimeoutException", ProviderTimeout),
     ("ServiceUnavailableException", ProviderUnavailable),
     ("ResourceNotFoundException", ModelNotFound),
@@ -240,7 +241,7 @@ def test_throttling_exhausted_raises_throttled(bedrock) -> None:
 def test_bedrock_errors_become_typed_errors(bedrock, code, expected) -> None:
     bedrock.state.faults.error(code)
     _, error = stream_until_error(provider_for(bedrock.url), ask("x"))
-    assert type(error) is expected and code in error.message and error.provider == "bedrock"
+    assert type(error) is expected and code in error.detail and error.provider == "bedrock"
 
 
 def test_mid_stream_exception_keeps_the_partial_text(bedrock) -> None:
@@ -248,7 +249,7 @@ def test_mid_stream_exception_keeps_the_partial_text(bedrock) -> None:
     received, error = stream_until_error(provider_for(bedrock.url), ask("x [[tokens=10]]"))
     assert len(received) == 3 and type(error) is ProviderError
     assert error.partial_text == text_of(received) and len(error.partial_text.split()) == 3
-    assert "boom" in error.message
+    assert "boom" in error.detail
 
 
 def test_in_stream_throttling_is_throttled_with_partial_text(bedrock) -> None:
@@ -284,7 +285,7 @@ def test_stall_mid_stream_is_a_timeout_with_partial_text(bedrock) -> None:
 def test_corrupted_frame_is_a_provider_error_not_a_hang(bedrock) -> None:
     bedrock.state.faults.corrupt(after_deltas=2)
     received, error = stream_until_error(provider_for(bedrock.url), ask("x [[tokens=6]]"))
-    assert type(error) is ProviderError and "corrupted" in error.message
+    assert type(error) is ProviderError and "corrupted" in error.detail
     assert error.partial_text == text_of(received) and len(received) == 2
 
 
@@ -301,7 +302,7 @@ def test_context_overflow_is_context_too_long(bedrock) -> None:
 
 def test_bad_parameters_are_invalid_request(bedrock) -> None:
     _, error = stream_until_error(provider_for(bedrock.url), ask("x", temperature=1.5))
-    assert type(error) is InvalidRequest and "temperature" in error.message
+    assert type(error) is InvalidRequest and "temperature" in error.detail
 
 
 # ---- resources ------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def test_requests_are_signed_as_bedrock_checks_them(bedrock, monkeypatch) -> Non
     assert run(provider.list_models)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     _, error = stream_until_error(provider_for(bedrock.url), ask("x"))
-    assert type(error) is AccessDenied and "InvalidSignatureException" in error.message
+    assert type(error) is AccessDenied and "InvalidSignatureException" in error.detail
     assert bedrock.state.journal.entries("ConverseStream")[-1]["modelId"] == arn  # never reached
 
 

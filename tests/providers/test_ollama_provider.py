@@ -128,7 +128,7 @@ def test_bad_request_is_invalid_request(det_server: ServerThread) -> None:
     tools = (ToolSpec(name="clock", description="time", input_schema={"type": "object"}),)
     with pytest.raises(InvalidRequest) as err:
         run(collect(provider(det_server.url), ask("hi", tools=tools)))
-    assert "does not support tools" in err.value.message
+    assert "does not support tools" in err.value.detail
 
 
 def test_full_queue_is_provider_unavailable(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_full_queue_is_provider_unavailable(tmp_path: Path) -> None:
 
         events, busy = run(second_while_first_runs())
     assert isinstance(events[-1], Finish) and events[-1].usage.output_tokens == 10
-    assert busy.retryable and busy.status == 503 and "server busy" in busy.message
+    assert busy.retryable and busy.status == 503 and "server busy" in busy.detail
 
 
 @pytest.mark.slow
@@ -229,7 +229,7 @@ def test_error_line_mid_stream_carries_partial_text(fake_ollama: FakeFactory) ->
     fake = fake_ollama(script)
     with pytest.raises(ProviderError) as err:
         run(collect(provider(fake.url), ask("hi")))
-    assert err.value.partial_text == "Hello, wor" and "GGML_ASSERT" in err.value.message
+    assert err.value.partial_text == "Hello, wor" and "GGML_ASSERT" in err.value.detail
     assert type(err.value) is ProviderError
 
 
@@ -272,7 +272,7 @@ def test_malformed_ndjson_is_a_provider_error(fake_ollama: FakeFactory) -> None:
 
     with pytest.raises(ProviderError) as err:
         run(collect(provider(fake_ollama(script).url), ask("hi")))
-    assert "malformed" in err.value.message and err.value.partial_text == "ok so far"
+    assert "malformed" in err.value.detail and err.value.partial_text == "ok so far"
 
 
 def test_connection_reset_and_early_end_are_unavailable(fake_ollama: FakeFactory) -> None:

@@ -71,6 +71,8 @@ def invalid(param: str | None, message: str, code: str = "invalid_value") -> Gat
 def from_app_error(exc: AppError) -> GatewayError:
     status = exc.status if exc.status in (400, 401, 403, 404, 409, 413, 429) else 500
     return GatewayError(status, exc.message, code=_CODES.get(exc.code, exc.code), headers=exc.headers)
+    """The provider's user-facing message; its raw detail goes to the log only."""
+    exc.log(log, "gateway model call")
 
 
 def from_provider_error(exc: ProviderError) -> GatewayError:

@@ -7,7 +7,8 @@ an AWS event stream, decoded (checksums verified) by botocore's own decoder, whi
 few milliseconds to import where a client costs 200. The stream is read on a worker thread
 that feeds an asyncio queue; the event loop never blocks on the network. Throttled and
 failed calls are retried (standard mode, `provider_max_attempts` in all) until the stream
-starts, never after. Errors come back typed (errors.py), keeping the text already streamed.
+starts, never after. Errors come back typed (errors.py), keeping the text already streamed;
+Bedrock's own words (exception names, ARNs) stay in their `detail`, for the logs only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .errors import (
     AccessDenied,
     ContextTooLong,
     InvalidRequest,
+    ModelNotEnabled,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
@@ -169,6 +171,28 @@ _DENIED = {"AccessDeniedException", "UnrecognizedClientException", "ExpiredToken
            "InvalidSignatureException", "MissingAuthenticationTokenException",
            "IncompleteSignatureException"}
 _UNAVAILABLE = {"ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"}
+# AccessDeniedException also says "this account has not enabled the model": third-party models
+# are enabled on first use (AWS Marketplace subscription), Anthropic's after a one-time form.
+_NOT_ENABLED = re.compile(r"marketplace|subscri|use case|have access to the model|legacy", re.IGNORECASE)
+_NOT_ENABLED_HINTS = (
+    (re.compile(r"use case", re.IGNORECASE),
+     "This model is not enabled in this AWS account: Anthropic asks for a one-time use-case form. Ask an "
+     "administrator to submit it in the Amazon Bedrock console; the model works about 15 minutes later."),
+    (re.compile(r"legacy", re.IGNORECASE),
+     "This model is a legacy model that this AWS account can no longer use: choose a newer model, or ask an "
+     "administrator to replace it."),
+)
+_INVALID_MODEL = re.compile(r"model identifier is invalid", re.IGNORECASE)
+_PROFILE_ONLY = re.compile(r"on-demand throughput isn.t supported", re.IGNORECASE)
+PROFILE_ONLY_MESSAGE = ("This model can only be called through a cross-region inference profile: choose its "
+                        "profile (an id starting with us., eu. or apac.), or ask an administrator to offer it.")
+
+
+def _access_error(message: str) -> tuple[type[ProviderError], str | None]:
+    """Not enabled (an administrator's one-time action), or refused credentials / IAM."""
+    if not _NOT_ENABLED.search(message):
+        return AccessDenied, None
+    return ModelNotEnabled, next((text for pattern, text in _NOT_ENABLED_HINTS if pattern.search(message)), None)
 
 
 def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
@@ -176,8 +200,8 @@ def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc.with_partial(partial_text or exc.partial_text)
 
-    def typed(cls: type[ProviderError], message: str) -> ProviderError:
-        return cls(message, partial_text=partial_text, provider=PROVIDER)
+    def typed(cls: type[ProviderError], detail: str, public: str | None = None) -> ProviderError:
+        return cls(detail, message=public, partial_text=partial_text, provider=PROVIDER)
 
     if isinstance(exc, AwsError):  # an error answer, or an exception inside the stream
         code = exc.code[:1].upper() + exc.code[1:]  # in-stream codes are camelCase
@@ -185,9 +209,16 @@ def map_error(exc: BaseException, partial_text: str = "") -> ProviderError:
         if code in _THROTTLED:
             return typed(Throttled, message)
         if code == "ValidationException":
+            if _PROFILE_ONLY.search(message):
+                return typed(InvalidRequest, message, PROFILE_ONLY_MESSAGE)
+            if _INVALID_MODEL.search(message):
+                return typed(ModelNotFound, message)
             return typed(ContextTooLong if _CONTEXT_TOO_LONG.search(message) else InvalidRequest, message)
         if code == "ResourceNotFoundException":
             return typed(ModelNotFound, message)
+        if code == "AccessDeniedException":
+            kind, public = _access_error(exc.message)
+            return typed(kind, message, public)
         if code in _DENIED:
             return typed(AccessDenied, message)
         if code == "ModelTimeoutException":

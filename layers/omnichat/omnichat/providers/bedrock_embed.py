@@ -36,7 +36,8 @@ def titan_body(text: str, model: str, dimensions: int | None) -> dict[str, Any]:
     body: dict[str, Any] = {"inputText": text}
     if dimensions is not None:
         if not _TITAN_V2.search(model):
-            raise InvalidRequest(f"Model {model!r} does not accept 'dimensions'", provider=PROVIDER)
+            message = f"Model {model!r} does not accept 'dimensions'."
+            raise InvalidRequest(message, message=message, provider=PROVIDER)
         body["dimensions"] = dimensions  # Bedrock itself checks the value (256, 512, 1024)
     return body
 
@@ -60,11 +61,11 @@ async def embed(client: AwsHttpClient, model: str, inputs: list[str], dimensions
     from .bedrock import map_error, model_path
 
     if not is_embedding_model(model):
-        raise InvalidRequest(f"Model {model!r} does not support embeddings through this server",
-                             provider=PROVIDER)
+        message = f"Model {model!r} does not support embeddings through this server."
+        raise InvalidRequest(message, message=message, provider=PROVIDER)
     if not _TITAN.search(model):  # Cohere's body (texts[], input_type) is not wired up yet
-        raise InvalidRequest(f"Model {model!r}: only Amazon Titan embedding models are supported "
-                             "on Bedrock by this server", provider=PROVIDER)
+        message = f"Model {model!r}: only Amazon Titan embedding models are supported on Bedrock by this server."
+        raise InvalidRequest(message, message=message, provider=PROVIDER)
     bodies = [json.dumps(titan_body(text, model, dimensions)) for text in inputs]
     gate = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
 

@@ -6,6 +6,7 @@ import). `stream_chat` reads `/api/chat`'s NDJSON: `message.content` → `TextDe
 `done` line → `Finish`. Every failure is a typed `ProviderError` carrying the text streamed
 before it: refused or lost connections are `ProviderUnavailable`, silence beyond the read
 timeout is `ProviderTimeout`, HTTP statuses and `{"error"}` lines map as in `_error_for`.
+Their `detail` keeps the host and Ollama's own words for the logs; users see `message`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from .types import (
 
 PROVIDER: Final = "ollama"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "load": "end_turn", "unload": "end_turn"}
+NO_SUCH_MODEL_TO_PULL = "There is no model of this name to pull: check its name and tag in the Ollama library."
+NO_EMBEDDINGS = "This model's server cannot make embeddings: choose another embedding model."
 _CONTEXT_TOO_LONG = re.compile(
     r"context (length|window|size)|exceeds? the (context|maximum)|input (is )?too long|prompt is too long", re.I
 )
@@ -193,7 +196,8 @@ class OllamaProvider:
                     if "error" in line:
                         message = str(line["error"])
                         if "file does not exist" in message:  # Ollama's wording for "no such model"
-                            raise ModelNotFound(f"model '{name}' not found: {message}", provider=PROVIDER)
+                            raise ModelNotFound(f"model '{name}' not found: {message}", provider=PROVIDER,
+                                                message=NO_SUCH_MODEL_TO_PULL)
                         raise _error_for(None, message)
                     yield line
         except httpx.HTTPError as exc:
@@ -220,10 +224,10 @@ class OllamaProvider:
         try:
             data = await self._json("POST", "/api/embed", body)
         except ModelNotFound as exc:
-            if re.search(r"model .* not found", exc.message):
+            if re.search(r"model .* not found", exc.detail):
                 raise
-            raise InvalidRequest(f"Ollama at {self.host} does not serve /api/embed: {exc.message}",
-                                 provider=PROVIDER) from None
+            raise InvalidRequest(f"Ollama at {self.host} does not serve /api/embed: {exc.detail}",
+                                 provider=PROVIDER, message=NO_EMBEDDINGS) from None
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(inputs):
             raise ProviderError(f"unexpected embeddings from Ollama: {str(data)[:200]!r}", provider=PROVIDER)

@@ -4,6 +4,7 @@ change per-model settings, and pull or delete Ollama models."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Query, Response
@@ -18,6 +19,7 @@ from omnichat.providers.errors import ProviderError
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 admin_router = APIRouter(prefix="/api/models", tags=["models"])
+log = logging.getLogger("omnichat.api.models")
 
 
 class ModelOut(BaseModel):
@@ -105,6 +107,7 @@ async def pull_model(body: PullIn, settings: AppSettings) -> StreamingResponse:
                 yield (json.dumps({"model": body.model, **progress}) + "\n").encode()
             catalog.invalidate_cache()
         except ProviderError as exc:
+            exc.log(log, f"pull of {body.model}")
             yield (json.dumps({"error": {"code": exc.code, "message": exc.message}}) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -116,6 +119,7 @@ async def delete_model(model_id: str, settings: AppSettings) -> Response:
     try:
         await registry.get_provider(settings, "ollama").delete(name)
     except ProviderError as exc:
+        exc.log(log, f"delete of {model_id}")
         raise BadRequest(exc.message, code=exc.code, status=exc.status) from None
     catalog.invalidate_cache()
     return Response(status_code=204)
