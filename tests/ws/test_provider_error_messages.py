@@ -92,3 +92,19 @@ def test_a_chat_too_long_for_the_model_says_so(harness, alice, monkeypatch, tmp_
         get_settings.cache_clear()
         error, _, _ = failed_send(harness, harness.connect(alice), "word " * 40, TEST_MODEL)
     assert error["code"] == "context_too_long" and "Start a new chat" in error["message"]
+
+
+def test_a_pull_with_ollama_down_is_plain_on_the_socket_and_detailed_in_the_log(harness, alice, monkeypatch,
+                                                                                caplog):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        host = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("OLLAMA_HOST", host)
+    get_settings.cache_clear()
+    conn = harness.connect(alice)  # an admin
+    with caplog.at_level(logging.WARNING, logger="omnichat.ws"):
+        harness.send(conn, {"action": "model.pull", "model": "ollama/llama3.2:1b"})
+    [error] = of_type(harness.frames(conn), "error")
+    assert error["code"] == "provider_unavailable" and error["model"] == "ollama/llama3.2:1b"
+    assert_user_facing(error["message"])
+    assert host in caplog.text

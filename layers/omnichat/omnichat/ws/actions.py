@@ -4,6 +4,7 @@ user's message before any model call, then streams."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -20,6 +21,7 @@ from omnichat.ws import answers, schemas
 from omnichat.ws.answers import Prepared
 from omnichat.ws.session import WsError, WsSession
 
+log = logging.getLogger("omnichat.ws")
 PULL_PROGRESS_EVERY_S = 0.25
 PULL_POLL_S = 1.0  # how often a queued pull's row is read
 
@@ -255,6 +257,7 @@ async def pull(s: WsSession, frame: schemas.Pull) -> None:
                 await s.send({"type": "model.pull.progress", "model": frame.model, "status": status,
                               "completed": progress.get("completed"), "total": progress.get("total")})
     except ProviderError as exc:
+        exc.log(log, f"pull of {frame.model}")
         raise WsError(exc.code, exc.message, model=frame.model) from None
     catalog.invalidate_cache()
     await s.send({"type": "model.pull.done", "model": frame.model})
