@@ -67,8 +67,9 @@ async def run(args: argparse.Namespace) -> dict:
     stack = start(port=0, home=home, deterministic=True, build=False)
     try:
         db_url = f"sqlite:///{home / 'omnichat.db'}"
-        r = httpx.post(f"{stack.url}/api/auth/signup", json={"email": "bench@example.com", "password": "benchmark1"})
-        token = r.json()["access_token"]
+        account = {"email": "bench@example.com", "password": "correct horse battery"}
+        httpx.post(f"{stack.url}/api/auth/signup", json=account).raise_for_status()
+        token = httpx.post(f"{stack.url}/api/auth/signin", json=account).json()["access_token"]
         ticket = httpx.post(f"{stack.url}/api/auth/ws-ticket", headers={"authorization": f"Bearer {token}"}).json()
         received: list[str] = []
         async with websockets.connect(f"{stack.ws_url}?ticket={ticket['ticket']}") as ws:

@@ -28,9 +28,21 @@ class Account:
 
 def sign_up(client: TestClient, email: str, password: str = PASSWORD, name: str = "") -> Account:
     r = client.post("/api/auth/signup", json={"email": email, "password": password, "name": name})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text  # the same answer for a new and a taken email: sign in next
+    r = client.post("/api/auth/signin", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
     body = r.json()
     return Account(body["user"]["id"], email, body["user"]["role"], body["access_token"])
+
+
+def at(app: Any, address: str) -> TestClient:
+    """The app as reached from client `address` (what API Gateway's sourceIp gives it)."""
+    async def from_address(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "client": (address, 50000)}
+        await app(scope, receive, send)
+
+    return TestClient(from_address)
 
 
 def set_policy(client: TestClient, admin: Account, policy: str) -> None:

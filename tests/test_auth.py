@@ -37,10 +37,10 @@ def test_passwords_are_stored_as_argon2id_hashes(client, settings):
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
-def test_email_is_case_insensitive_and_duplicates_conflict(client):
+def test_email_is_case_insensitive_and_a_duplicate_creates_nothing(client):
     sign_up(client, "Someone@Example.com")
     r = client.post("/api/auth/signup", json={"email": "someone@example.com", "password": PASSWORD})
-    assert_error(r, 409, "email_taken")
+    assert r.status_code == 202  # the same answer as for a new email (tests/test_signup_abuse.py)
     r = client.post("/api/auth/signin", json={"email": "SOMEONE@example.com", "password": PASSWORD})
     assert r.status_code == 200
 
@@ -77,23 +77,6 @@ def test_signin_wrong_password_and_unknown_account_look_the_same(client):
     wrong = client.post("/api/auth/signin", json={"email": "a@example.com", "password": "wrong password"})
     unknown = client.post("/api/auth/signin", json={"email": "nobody@example.com", "password": "wrong password"})
     assert assert_error(wrong, 401, "invalid_credentials") == assert_error(unknown, 401, "invalid_credentials")
-
-
-def test_signin_is_throttled_per_account(client, settings):
-    sign_up(client, "a@example.com")
-    for _ in range(settings.signin_max_failures_account):
-        client.post("/api/auth/signin", json={"email": "a@example.com", "password": "wrong password"})
-    r = client.post("/api/auth/signin", json={"email": "a@example.com", "password": PASSWORD})
-    assert_error(r, 429, "signin_throttled")
-    assert int(r.headers["retry-after"]) > 0
-
-
-def test_signin_is_throttled_per_address(client, settings):
-    sign_up(client, "a@example.com")
-    for i in range(settings.signin_max_failures_address):
-        client.post("/api/auth/signin", json={"email": f"guess{i}@example.com", "password": "wrong password"})
-    r = client.post("/api/auth/signin", json={"email": "a@example.com", "password": PASSWORD})
-    assert_error(r, 429, "signin_throttled")
 
 
 def test_signout_ends_only_that_session(client):

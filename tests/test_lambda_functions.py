@@ -45,8 +45,10 @@ def test_api_handler_serves_http_api_v2_events(lambda_env):
     assert health["statusCode"] == 200 and json.loads(health["body"])["status"] == "ok"
 
     signup = api.handler(event("http-api-signup.json"), CONTEXT)
-    assert signup["statusCode"] == 201, signup
-    token = json.loads(signup["body"])["access_token"]
+    assert signup["statusCode"] == 202, signup
+    signin = api.handler(event("http-api-signin.json"), CONTEXT)
+    assert signin["statusCode"] == 200, signin
+    token = json.loads(signin["body"])["access_token"]
 
     created = api.handler(event("http-api-create-chat.json", token), CONTEXT)
     assert created["statusCode"] == 201 and json.loads(created["body"])["title"] == "From Lambda"

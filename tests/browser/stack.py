@@ -98,7 +98,9 @@ class Stack:
             return [json.loads(line) for line in raw.splitlines() if line.strip()]  # NDJSON
 
     def sign_up(self, email: str, password: str, name: str = "") -> dict:
-        return self.api("POST", "/api/auth/signup", {"email": email, "password": password, "name": name})
+        """A new account's session: sign-up answers the same for a new and a taken email, so sign in next."""
+        self.api("POST", "/api/auth/signup", {"email": email, "password": password, "name": name})
+        return self.sign_in(email, password)
 
     def sign_in(self, email: str, password: str) -> dict:
         return self.api("POST", "/api/auth/signin", {"email": email, "password": password})

@@ -58,7 +58,9 @@ class RunningStack:
 
     def sign_up(self, email: str, password: str = "correct horse battery") -> dict:
         r = httpx.post(f"{self.url}/api/auth/signup", json={"email": email, "password": password}, timeout=30)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202, r.text  # the same answer for a new and a taken email: sign in next
+        r = httpx.post(f"{self.url}/api/auth/signin", json={"email": email, "password": password}, timeout=30)
+        assert r.status_code == 200, r.text
         return r.json()
 
     def ticket(self, token: str) -> str:

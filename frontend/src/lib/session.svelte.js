@@ -61,8 +61,17 @@ export async function signIn(email, password) {
   return start(await api.post('/api/auth/signin', { email, password }));
 }
 
+// Sign-up answers the same whether the email was new or already had an account (so that it
+// tells no one who is registered here); signing in with the same password is what tells.
 export async function signUp(name, email, password) {
-  return start(await api.post('/api/auth/signup', { name, email, password }));
+  await api.post('/api/auth/signup', { name, email, password });
+  try {
+    return await signIn(email, password);
+  } catch (err) {
+    if (err.code !== 'invalid_credentials') throw err;
+    err.message = 'This email may already have an account: sign in with its password instead.';
+    throw err;
+  }
 }
 
 export async function signOut() {

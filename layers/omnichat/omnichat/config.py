@@ -54,6 +54,8 @@ class Settings:
     signin_max_failures_account: int = 5
     signin_max_failures_address: int = 30
     default_signup_policy: str = "open"
+    # Sign-ups allowed per client address per hour (docs/security.md).
+    signup_max_per_address: int = 10
     # Model backends.
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_enabled: bool = True
@@ -108,6 +110,7 @@ class Settings:
             max_body_bytes=_int(e.get("OMNICHAT_MAX_BODY_BYTES"), 1 << 20),
             max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 20 << 20),
             default_signup_policy=e.get("OMNICHAT_SIGNUP_POLICY", "open"),
+            signup_max_per_address=_int(e.get("OMNICHAT_SIGNUP_MAX_PER_ADDRESS"), 10),
             ollama_host=ollama_host.rstrip("/"),
             ollama_enabled=_bool(e.get("OMNICHAT_OLLAMA_ENABLED"), True),
             bedrock_enabled=_bool(e.get("OMNICHAT_BEDROCK_ENABLED"), False),

@@ -24,6 +24,14 @@ class SignUpIn(Strict):
     name: str = Field(default="", max_length=200)
 
 
+class SignUpOut(BaseModel):
+    """A sign-up's answer, the same whether the email was new or already registered."""
+
+    status: Literal["accepted"] = "accepted"
+    message: str = ("If this email had no account, it has one now: sign in with this password. "
+                    "If it had one, nothing changed: sign in with that account's password.")
+
+
 class SignInIn(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)

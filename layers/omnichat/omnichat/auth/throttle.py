@@ -1,46 +1,104 @@
-"""Sign-in throttling, kept in the database so that every Lambda instance sees the same
-counts: too many recent failures for an account or from an address answer 429. Plain
-SQL over `omnichat.db.lite`."""
+"""Sign-in and sign-up throttling, kept in the database so that every Lambda instance sees
+the same counts. The design and its reasons are in docs/security.md ("Sign-in
+throttling"); in short:
+
+- per (account, address) pair: a few free failures, then an exponentially growing delay;
+- per address, across accounts: a budget of failures (password spraying);
+- per account, across addresses: a budget of failures from addresses the account has not
+  signed in from (distributed guessing);
+- an address the account signed in from in the last 30 days ("known") answers to its own
+  pair delay only, so a stranger's failures never lock the owner out of their usual places.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from omnichat.auth import attempts
 from omnichat.config import Settings
 from omnichat.db.lite import Db, utcnow
 from omnichat.errors import TooManyRequests
-from omnichat.ids import new_id
+
+PAIR_FREE_FAILURES = 5  # typos cost nothing; then 30 s, 60 s, 120 s ... up to the window
+PAIR_FIRST_DELAY_S = 30
+SIGNUP_WINDOW = timedelta(hours=1)
 
 
-def _scopes(email: str, address: str | None) -> list[tuple[str, str]]:
-    scopes = [("account", f"email:{email}")]
-    if address:
-        scopes.append(("address", f"ip:{address}"))
-    return scopes
+@dataclass(frozen=True)
+class SignIn:
+    """One sign-in attempt's place in the counts."""
+
+    email: str
+    address: str | None
+    known: bool  # the account signed in from this address recently
 
 
-def check_allowed(db: Db, settings: Settings, email: str, address: str | None) -> None:
-    since = utcnow() - timedelta(seconds=settings.signin_window_s)
-    limits = {"account": settings.signin_max_failures_account,
-              "address": settings.signin_max_failures_address}
-    for kind, scope in _scopes(email, address):
-        count = db.execute("SELECT count(*) FROM signin_failures WHERE scope = ? AND created_at >= ?",
-                           scope, since).fetchone()[0]
-        if (count or 0) >= limits[kind]:
-            raise TooManyRequests(
-                "Too many failed sign-in attempts; try again later",
-                code="signin_throttled",
-                headers={"Retry-After": str(settings.signin_window_s)},
-            )
-
-
-def record_failure(db: Db, settings: Settings, email: str, address: str | None) -> None:
-    """Count a failure; failures older than the window no longer count and are dropped."""
+def check_signin(db: Db, settings: Settings, email: str, address: str | None) -> SignIn:
+    """Raises 429 if this attempt must wait; else what the outcome is to be recorded with."""
     now = utcnow()
-    db.execute("DELETE FROM signin_failures WHERE created_at < ?", now - timedelta(seconds=settings.signin_window_s))
-    for _kind, scope in _scopes(email, address):
-        db.insert("signin_failures", {"id": new_id(), "scope": scope, "created_at": now})
+    window = timedelta(seconds=settings.signin_window_s)
+    known = bool(address) and bool(attempts.times(db, attempts.known(email, address or ""), now - attempts.KNOWN_TTL))
+    pair = attempts.times(db, attempts.pair(email, address), now - window)
+    if len(pair) >= PAIR_FREE_FAILURES:
+        delay = min(PAIR_FIRST_DELAY_S * 2 ** (len(pair) - PAIR_FREE_FAILURES), settings.signin_window_s)
+        _refuse_until(pair[-1] + timedelta(seconds=delay), now)
+    if not known:
+        if address:
+            _budget(attempts.times(db, attempts.address(address), now - window),
+                    settings.signin_max_failures_address, window, now)
+        _budget(attempts.times(db, attempts.account(email), now - window),
+                settings.signin_max_failures_account, window, now)
+    return SignIn(email, address, known)
 
 
-def clear_account(db: Db, email: str) -> None:
-    db.execute("DELETE FROM signin_failures WHERE scope = ?", f"email:{email}")
+def record_failure(db: Db, settings: Settings, attempt: SignIn) -> None:
+    scopes = [attempts.pair(attempt.email, attempt.address)]
+    if attempt.address:
+        scopes.append(attempts.address(attempt.address))
+    if not attempt.known:  # only strangers count against the account's budget
+        scopes.append(attempts.account(attempt.email))
+    attempts.record(db, *scopes, keep=timedelta(seconds=settings.signin_window_s))
+
+
+def record_success(db: Db, attempt: SignIn) -> None:
+    """The pair starts afresh and the address becomes known. The account's budget is not
+    reset: the owner signing in must not hand a guesser a fresh allowance."""
+    attempts.forget(db, attempts.pair(attempt.email, attempt.address))
+    if attempt.address:
+        attempts.touch(db, attempts.known(attempt.email, attempt.address))
+
+
+def remember_address(db: Db, email: str, address: str | None) -> None:
+    """Whoever set the password here (sign-up) signs in from here as from a known address."""
+    if address:
+        attempts.touch(db, attempts.known(email, address))
+
+
+def check_signup(db: Db, settings: Settings, address: str | None) -> None:
+    """Raises 429 past the address's hourly budget of sign-ups, else counts this one. The
+    count is committed at once, before the slow password hash, so that sign-ups arriving
+    together see each other (refused ones are not counted: a flood adds no rows)."""
+    if not address:
+        return
+    now = utcnow()
+    _budget(attempts.times(db, attempts.signup(address), now - SIGNUP_WINDOW), settings.signup_max_per_address,
+            SIGNUP_WINDOW, now, code="signup_throttled", message="Too many sign-ups from this address; try again later")
+    attempts.record(db, attempts.signup(address), keep=SIGNUP_WINDOW)
+    db.commit()
+
+
+def _budget(times: list[datetime], limit: int, window: timedelta, now: datetime, *, code: str = "signin_throttled",
+            message: str = "Too many failed sign-in attempts; try again later") -> None:
+    """Refuses while `limit` or more of `times` (oldest first) are within the window: until
+    enough of them age out of it."""
+    if len(times) >= limit:
+        _refuse_until(times[len(times) - limit] + window, now, code=code, message=message)
+
+
+def _refuse_until(until: datetime, now: datetime, *, code: str = "signin_throttled",
+                  message: str = "Too many failed sign-in attempts; try again later") -> None:
+    if until > now:
+        raise TooManyRequests(message, code=code,
+                              headers={"Retry-After": str(max(1, math.ceil((until - now).total_seconds())))})

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from omnichat import settings_store
-from omnichat.auth import passwords, throttle
+from omnichat.auth import password_rules, passwords, throttle
 from omnichat.auth.principal import Principal
 from omnichat.auth.tokens import issue_access_token
 from omnichat.config import Settings
 from omnichat.db.lite import Db, Record, utcnow
-from omnichat.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from omnichat.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from omnichat.ids import new_id
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -47,17 +47,13 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def check_password_rules(password: str) -> None:
-    if not passwords.MIN_LENGTH <= len(password) <= passwords.MAX_LENGTH:
-        raise BadRequest(
-            f"Passwords have {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters",
-            code="weak_password",
-        )
-
-
-def sign_up(db: Db, settings: Settings, email: str, password: str, name: str) -> UserRow:
+def sign_up(db: Db, settings: Settings, email: str, password: str, name: str,
+            address: str | None = None) -> UserRow | None:
+    """The new account, or None when the email is already registered. Callers answer both
+    the same way, and both cost the same (one password hash), so that sign-up does not tell
+    who has an account here (docs/security.md, "Sign-up")."""
     email = normalize_email(email)
-    check_password_rules(password)
+    password_rules.check(password, email)
     first_user = db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
     policy = settings_store.signup_policy(db, settings)
     if first_user:
@@ -66,12 +62,14 @@ def sign_up(db: Db, settings: Settings, email: str, password: str, name: str) ->
         raise Forbidden("Sign-up is closed on this server", code="signup_closed")
     else:
         role = "pending" if policy == "approval" else "user"
+    throttle.check_signup(db, settings, address)
     now = utcnow()
     user = UserRow(id=new_id(), email=email, name=name.strip()[:200], password_hash=passwords.hash_password(password),
                    role=role, created_at=now, updated_at=now)
-    # A concurrent sign-up with the same email may win the race: then nothing is inserted.
+    # Taken (perhaps by a concurrent sign-up that won the race): nothing is inserted.
     if user.insert(db, "ON CONFLICT (email) DO NOTHING").rowcount != 1:
-        raise Conflict("An account with this email already exists", code="email_taken")
+        return None
+    throttle.remember_address(db, email, address)
     return user
 
 
@@ -88,15 +86,15 @@ def start_session(db: Db, settings: Settings, secret: str, user: UserRow) -> str
 def sign_in(db: Db, settings: Settings, secret: str, email: str, password: str,
             address: str | None) -> tuple[str, UserRow]:
     email = email.strip().lower()
-    throttle.check_allowed(db, settings, email, address)
+    attempt = throttle.check_signin(db, settings, email, address)
     user = UserRow.first(db, "WHERE email = ?", email)
     # Verify against a dummy hash for unknown accounts: same cost, no account enumeration.
     ok = passwords.verify_password(user.password_hash if user else passwords.dummy_hash(), password)
     if not user or not ok:
-        throttle.record_failure(db, settings, email, address)
+        throttle.record_failure(db, settings, attempt)
         db.commit()  # the error below rolls the request back; the failure must still count
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
-    throttle.clear_account(db, email)
+    throttle.record_success(db, attempt)
     if passwords.needs_rehash(user.password_hash):
         _set_password(db, user, password)
     return start_session(db, settings, secret, user), user
@@ -117,7 +115,7 @@ def change_password(db: Db, principal: Principal, current: str, new: str) -> Non
     user = UserRow.first(db, "WHERE id = ?", principal.user_id)
     if user is None or not passwords.verify_password(user.password_hash, current):
         raise Unauthorized("The current password is wrong", code="invalid_credentials")
-    check_password_rules(new)
+    password_rules.check(new, user.email)
     _set_password(db, user, new)
     # Every other session ends: a stolen token dies with the old password.
     db.execute("DELETE FROM sessions WHERE user_id = ? AND id <> ?", user.id, principal.session_id or "")

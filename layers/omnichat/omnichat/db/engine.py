@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from omnichat.db.lite import SQLITE_PRAGMAS
+from omnichat.db.lite import SQLITE_PRAGMAS, create_private_sqlite_file
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,7 @@ def build_engine(url: str, tls: bool | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_sqlite_file(parsed.database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from omnichat.api.deps import SQL, AppSettings, CurrentUser, client_address
-from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, TicketOut, UserOut
+from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, SignUpOut, TicketOut, UserOut
 from omnichat.auth import tickets, users
 from omnichat.config import app_jwt_secret
 
@@ -15,15 +15,12 @@ session = APIRouter(prefix="/api/auth", tags=["auth"])  # signed-in sessions, no
 tickets_router = APIRouter(prefix="/api/auth", tags=["auth"])  # approved users
 
 
-def _session(request: Request, db: SQL, settings: AppSettings, user: users.UserRow) -> SessionOut:
-    token = users.start_session(db, settings, app_jwt_secret(request.app.state), user)
-    return SessionOut(access_token=token, expires_in=settings.access_token_ttl_s, user=UserOut.of(user))
-
-
-@public.post("/signup", status_code=201, response_model=SessionOut)
-def sign_up(body: SignUpIn, request: Request, db: SQL, settings: AppSettings) -> SessionOut:
-    user = users.sign_up(db, settings, body.email, body.password, body.name)
-    return _session(request, db, settings, user)
+@public.post("/signup", status_code=202, response_model=SignUpOut)
+def sign_up(body: SignUpIn, request: Request, db: SQL, settings: AppSettings) -> SignUpOut:
+    # The same answer whether the email was new or taken, and no session: the client signs
+    # in next, as for any account (docs/security.md, "Sign-up").
+    users.sign_up(db, settings, body.email, body.password, body.name, client_address(request))
+    return SignUpOut()
 
 
 @public.post("/signin", response_model=SessionOut)
