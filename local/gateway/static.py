@@ -1,13 +1,17 @@
 """The built web page (e.g. frontend/dist) at `/`, as S3 + CloudFront serve it in AWS:
 files by path, `index.html` for `/`, and for an unknown path that names no file (no
 extension, e.g. `/chats/123`) `index.html` again, so the single-page app's router takes it.
-Paths under an API route's first segment (`/api`, `/v1`) never fall back: they stay 404s."""
+Paths under an API route's first segment (`/api`, `/v1`) never fall back: they stay 404s.
+Every file carries the page's Content-Security-Policy, as CloudFront's response-headers
+policy adds it in AWS (omnichat.security_headers is the one source of both)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from starlette.responses import FileResponse, Response
+
+from omnichat.security_headers import PAGE_HEADERS
 
 
 class StaticSite:
@@ -27,10 +31,10 @@ class StaticSite:
         if candidate.is_dir():
             candidate = candidate / "index.html"
         if candidate.is_file():
-            return FileResponse(candidate)
+            return FileResponse(candidate, headers=PAGE_HEADERS)
         index = self.root / "index.html"
         last = relative.rsplit("/", 1)[-1]
         is_api = relative.split("/", 1)[0] in self.api_prefixes
         if "." not in last and not is_api and index.is_file():
-            return FileResponse(index, headers={"cache-control": "no-cache"})
+            return FileResponse(index, headers={**PAGE_HEADERS, "cache-control": "no-cache"})
         return None

@@ -77,15 +77,19 @@ def playwright_browser() -> Iterator[Any]:
 @pytest.fixture
 def new_page(playwright_browser: Any, stack: Stack) -> Iterator[Callable[..., Any]]:
     """new_page(token=None, viewport=DESKTOP, dark=False) -> a Page on the stack; with a
-    token it starts signed in. Console errors and uncaught exceptions fail the test."""
+    token it starts signed in. Console errors, uncaught exceptions and Content-Security-Policy
+    violations fail the test, but for the directives a test names with
+    `new_page.expect_csp_violation(directive)` (a test that attacks the page on purpose)."""
     contexts: list[Any] = []
     problems: list[str] = []
+    expected_csp: set[str] = set()
 
     def make(token: str | None = None, viewport: dict[str, int] = DESKTOP, dark: bool = False,
              model: str | None = TEST_MODEL) -> Any:
         context = playwright_browser.new_context(viewport=viewport, base_url=stack.url,
                                                  color_scheme="dark" if dark else "light")
         context.set_default_timeout(20_000)
+        report_csp_violations(context, problems)
         init = ""
         if token:
             init += f"localStorage.setItem('omnichat.token', {token!r});"
@@ -100,10 +104,33 @@ def new_page(playwright_browser: Any, stack: Stack) -> Iterator[Callable[..., An
                 and problems.append(f"console error: {msg.text}"))
         return page
 
+    make.expect_csp_violation = expected_csp.add  # type: ignore[attr-defined]
     yield make
     for context in contexts:
         context.close()
-    assert not problems, "\n".join(problems)
+    assert not unexpected(problems, expected_csp), "\n".join(problems)
+
+
+def unexpected(problems: list[str], expected_csp: set[str]) -> list[str]:
+    """The problems a test did not ask for. The violation events name their directive; once
+    an expected one was heard, Chromium's console copies of CSP reports are left to them."""
+    heard = [p for p in problems if p.startswith("CSP violation: ") and p.split()[2] in expected_csp]
+    return [p for p in problems if p not in heard and not (heard and "Content Security Policy" in p)]
+
+
+# Every page reports what its Content-Security-Policy blocked (Chromium also logs it as a
+# console error; the event carries the directive and the blocked source).
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => window.__omnichatCspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'an inline source'}`
+  + ` (${e.sourceFile || 'the page'}:${e.lineNumber}:${e.columnNumber})`));
+"""
+
+
+def report_csp_violations(context: Any, found: list[str]) -> None:
+    """Append every CSP violation of the context's pages to `found`, as "CSP violation: ..."."""
+    context.expose_function("__omnichatCspViolation", lambda text: found.append(f"CSP violation: {text}"))
+    context.add_init_script(CSP_LISTENER)
 
 
 def _expected_console_error(text: str) -> bool:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, PHONE, screenshot
+from tests.browser.conftest import PASSWORD, PHONE, report_csp_violations, screenshot
 from tests.browser.stack import start_stack
 
 
 def test_the_first_user_signs_up_and_becomes_admin(new_page, playwright_browser, stack, tmp_path):
     # A platform of its own, so this really is the first account (same model server).
     fresh = start_stack(tmp_path / "fresh", ollama_url=stack.ollama_url)
+    violations: list[str] = []  # these contexts are not new_page's: they listen on their own
     try:
         context = playwright_browser.new_context(viewport={"width": 1280, "height": 820}, base_url=fresh.url)
+        report_csp_violations(context, violations)
         page = context.new_page()
         page.goto("/")
         expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
@@ -45,11 +47,13 @@ def test_the_first_user_signs_up_and_becomes_admin(new_page, playwright_browser,
         context.close()
 
         phone = playwright_browser.new_context(viewport=PHONE, base_url=fresh.url)
+        report_csp_violations(phone, violations)
         page = phone.new_page()
         page.goto("/signup")
         expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
         screenshot(page, "signup-phone-375")
         phone.close()
+        assert violations == []
     finally:
         fresh.stop()
 

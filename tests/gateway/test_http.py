@@ -153,6 +153,13 @@ def test_static_site_with_single_page_app_fallback(client: httpx.Client) -> None
     assert client.get("/api/anything").json()["event"]["rawPath"] == "/api/anything"  # API routes first
 
 
+def test_static_site_answers_carry_the_page_policy(client: httpx.Client) -> None:
+    from omnichat.security_headers import CONTENT_SECURITY_POLICY  # what CloudFront adds in AWS
+
+    for path in ("/", "/index.html", "/assets/app.js", "/chats/01JD8ZQ3"):
+        assert client.get(path).headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+
+
 def test_each_request_is_one_invocation_with_its_own_request_id(client: httpx.Client, gateway: RunningGateway) -> None:
     ids = {client.get(f"/api/count/{i}").headers["apigw-requestid"] for i in range(5)}
     assert len(ids) == 5

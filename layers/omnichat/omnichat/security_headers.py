@@ -9,8 +9,8 @@ HTML, so no script may run but the page's own files (`script-src 'self'`, no inl
 no eval); no plugins; no framing (clickjacking); no `<base>` (relative URLs stay ours).
 `connect-src` adds `ws:`/`wss:` because the WebSocket API may live on another host
 (API Gateway's execute-api in AWS, another port locally). Styles come from the page's own
-CSS files only; components set dynamic styles through the CSSOM (`style:` directives),
-which the policy allows, never through `style="..."` attributes, which it blocks.
+CSS files only: Svelte sets a component's dynamic `style="..."` through the CSSOM
+(`element.style.cssText`), which the policy allows; a parsed style attribute is blocked.
 """
 
 from __future__ import annotations
