@@ -168,11 +168,12 @@ def audit(stack: Stack, results: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def run(url: str, db_path: Path, trials: int, lanes: int, seed: int) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        signup = await http.post("/api/auth/signup", json={
-            "email": f"exactly-once-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery staple",
-            "name": "Exactly once"})
-        signup.raise_for_status()
-        stack = Stack(url, db_path, signup.json()["access_token"], http)
+        account = {"email": f"exactly-once-{uuid.uuid4().hex[:8]}@example.com",
+                   "password": "correct horse battery staple"}
+        (await http.post("/api/auth/signup", json={**account, "name": "Exactly once"})).raise_for_status()
+        signin = await http.post("/api/auth/signin", json=account)
+        signin.raise_for_status()
+        stack = Stack(url, db_path, signin.json()["access_token"], http)
         per_lane = -(-trials // lanes)
         started = time.perf_counter()
         batches = await asyncio.gather(*(lane(stack, random.Random(seed * 1000 + i), i, per_lane)

@@ -46,10 +46,20 @@ class Db:
     """One transaction: `?` placeholders on both databases, datetimes stored as
     UTCDateTime stores them."""
 
-    def __init__(self, conn: Any, sqlite: bool) -> None:
+    def __init__(self, conn: Any, sqlite: bool, begin: str | None = None) -> None:
+        """`begin`, on SQLite in autocommit mode (see _connect): "immediate" when the
+        caller began the transaction with the write lock (and a commit begins the next
+        one so), "on_write" to take the write lock at the first statement that writes."""
         self._conn, self._cursor, self._sqlite = conn, conn.cursor(), sqlite
+        self._begin = begin if sqlite else None
+        self._writing = begin == "immediate"
 
     def execute(self, sql: str, *params: Any) -> Any:
+        if self._begin == "on_write" and not self._writing and sql.lstrip()[:6].upper() in _WRITES:
+            # Reads so far ran on their own; the same cursor runs BEGIN, which ends the last
+            # read's snapshot, so the write lock is taken fresh, waiting for other writers.
+            self._cursor.execute("BEGIN IMMEDIATE")
+            self._writing = True
         values = [self._bind(p) for p in params]
         self._cursor.execute(sql if self._sqlite else sql.replace("?", "%s"), values)
         return self._cursor
@@ -65,8 +75,10 @@ class Db:
         """Commit what is done so far (the transaction goes on): work that must stay done
         even if the rest of the request fails."""
         self._conn.commit()
-        if self._sqlite:  # sqlite3 in autocommit mode (see _connect): begin the next one
-            self._conn.execute("BEGIN")
+        self._writing = False
+        if self._begin == "immediate":
+            self._cursor.execute("BEGIN IMMEDIATE")
+            self._writing = True
 
     @classmethod
     def of_session(cls, session: Any) -> Db:
@@ -99,6 +111,29 @@ class Db:
             self.execute(_insert_sql(table, list(chunk[0]), len(chunk)),
                          *(value for row in chunk for value in row.values()))
 
+    def insert_json_rows(self, table: str, rows: list[dict[str, Any]], batch: int = 5_000) -> None:
+        """Rows with the same keys, thousands per statement, each batch sent as one JSON
+        parameter the database unpacks: for bulk writes (chat import), where binding a
+        million values one by one costs seconds (pg8000 binds in Python)."""
+        columns = list(rows[0]) if rows else []
+        names = ", ".join(columns)
+        if self._sqlite:
+            picks = ", ".join(f"json_extract(value, '$.{c}')" for c in columns)
+            sql = f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?)"
+        else:
+            sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, ?::json)"
+        stamps: dict[datetime, str] = {}  # rows written together mostly share their times
+
+        def stamp(value: Any) -> str:  # json.dumps asks only for what JSON has no type for
+            if not isinstance(value, datetime):
+                raise TypeError(f"{type(value).__name__} is not a column value")
+            if value not in stamps:
+                stamps[value] = self._bind(value) if self._sqlite else value.astimezone(timezone.utc).isoformat()
+            return stamps[value]
+
+        for start in range(0, len(rows), batch):
+            self.execute(sql, json.dumps(rows[start:start + batch], default=stamp))
+
     @staticmethod
     def json_value(value: Any) -> Any:
         """A JSON column as read: SQLite hands back its text, pg8000 the decoded value."""
@@ -112,6 +147,9 @@ class Db:
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
 def _insert_sql(table: str, columns: list[str], rows: int) -> str:
@@ -250,10 +288,9 @@ def transaction(url: str) -> Iterator[Db]:
         _close(conn)
         conn = _connect(url)
     try:
-        # Deferred: a request may await the network (a model listing) inside its
-        # transaction, and must not hold SQLite's write lock meanwhile.
-        _begin(conn, url, immediate=False)
-        yield Db(conn, url.startswith("sqlite"))
+        # The write lock is taken at the first write, not at the start: a request may await
+        # the network (a model listing) before it, and must not hold the lock meanwhile.
+        yield Db(conn, url.startswith("sqlite"), begin="on_write")
         conn.commit()
     except BaseException:
         try:
@@ -304,16 +341,16 @@ def _writer(url: str) -> Any:
         return _sqlite_writers.setdefault(url, threading.RLock())
 
 
-def _begin(conn: Any, url: str, immediate: bool = True) -> None:
+def _begin(conn: Any, url: str) -> None:
     if url.startswith("sqlite"):  # pg8000 begins a transaction with the first statement
-        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.execute("BEGIN IMMEDIATE")
 
 
 def _transaction(conn: Any, url: str, work: Callable[[Db], T]) -> T:
     with _writer(url):
         try:
             _begin(conn, url)
-            result = work(Db(conn, url.startswith("sqlite")))
+            result = work(Db(conn, url.startswith("sqlite"), begin="immediate"))
             conn.commit()
             return result
         except BaseException:
