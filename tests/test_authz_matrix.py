@@ -15,6 +15,7 @@ from typing import Callable
 import pytest
 
 from tests.helpers import PASSWORD, Account, set_policy, sign_up
+from tests.refusals import REFUSALS
 
 ACTORS = ("anonymous", "pending", "owner", "owner_key", "other", "admin")
 
@@ -126,6 +127,17 @@ def expected(row: Row, actor: str) -> int | str:
     return "ok"
 
 
+def refusal(row: Row, actor: str) -> str | None:
+    """The condition (a key of tests/refusals.py) the actor is refused for, if any."""
+    if actor == "anonymous":
+        return "anonymous"
+    if actor == "pending" and row.policy in ("active", "active_session", "admin"):
+        return "pending"
+    if row.policy == "admin" and actor in ("owner", "other"):
+        return "not_admin"
+    return None
+
+
 def build_world(client) -> World:
     admin = sign_up(client, "admin@example.com")
     owner = sign_up(client, "owner@example.com")
@@ -179,7 +191,35 @@ def test_route_as_actor(client, method, path, actor):
     else:
         assert response.status_code == want, f"{response.status_code}: {response.text}"
         assert response.json()["error"]["code"]
+        condition = refusal(row, actor)
+        if condition:  # the code every surface answers for this condition
+            assert (response.status_code, response.json()["error"]["code"]) == REFUSALS[condition]
         assert owner_state(client, world) == before, "a refused request changed the owner's data"
     if actor not in ("owner", "owner_key") and response.headers.get("content-type", "").startswith("application/json"):
         leaked = [s for s in world.owner_secrets if s in response.text]
         assert not leaked, f"response to {actor} carries the owner's ids: {leaked}"
+
+
+def test_ended_credentials_are_refused_on_every_route(client):
+    """A session signed out, an account deleted, an API key revoked: every route that is not
+    public answers 401 with the code every surface uses, and nothing of the owner's changes."""
+    world = build_world(client)
+    leaver = sign_up(client, "leaver@example.com")
+    assert client.post("/api/auth/signout", headers=leaver.headers).status_code == 204
+    deleted = sign_up(client, "deleted@example.com")
+    assert client.delete(f"/api/admin/users/{deleted.id}", headers=world.admin.headers).status_code == 204
+    key = client.post("/api/keys", json={"name": "to revoke"}, headers=world.owner.headers).json()
+    assert client.delete(f"/api/keys/{key['id']}", headers=world.owner.headers).status_code == 204
+    callers = {"signed_out": leaver.headers, "deleted": deleted.headers,
+               "revoked_key": {"authorization": f"Bearer {key['key']}"}}
+    before = owner_state(client, world)
+    for (method, path), row in MATRIX.items():
+        if row.policy == "public":
+            continue
+        body = row.body(world) if row.body else None
+        for condition, headers in callers.items():
+            response = client.request(method, world.fill(path), headers=headers,
+                                      **({"json": body} if body is not None else {}))
+            got = (response.status_code, response.json()["error"]["code"])
+            assert got == REFUSALS[condition], f"{method} {path} as {condition}: {response.text}"
+    assert owner_state(client, world) == before

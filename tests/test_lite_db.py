@@ -34,14 +34,26 @@ def fresh_pool():
         lite._idle.clear()
 
 
+def signed_in(url: str, principal: Principal) -> Principal:
+    """The principal with a session, the credential a ticket is obtained with."""
+    with session_scope(url) as db:
+        session = AuthSession(user_id=principal.user_id, expires_at=datetime.now(timezone.utc) + timedelta(hours=1))
+        db.add(session)
+        db.flush()
+        return Principal(principal.user_id, principal.email, principal.role, session_id=session.id)
+
+
 def issue(url: str, principal: Principal, ttl_s: int = 60) -> str:
-    return lite.run(url, lambda db: tickets.issue(db, Settings(ws_ticket_ttl_s=ttl_s), principal)[0])
+    asking = signed_in(url, principal)
+    return lite.run(url, lambda db: tickets.issue(db, Settings(ws_ticket_ttl_s=ttl_s), asking)[0])
 
 
 def test_a_ticket_is_redeemed_once_by_its_user(db_url: str) -> None:
     ada = make_user(db_url, "ada@example.com")
     ticket = issue(db_url, ada)
-    assert lite.redeem_ticket(db_url, ticket) == ada
+    redeemed = lite.redeem_ticket(db_url, ticket)
+    assert (redeemed.user_id, redeemed.email, redeemed.role) == (ada.user_id, ada.email, ada.role)
+    assert redeemed.session_id is not None  # the credential the connection rides on
     with pytest.raises(Unauthorized):
         lite.redeem_ticket(db_url, ticket)
 

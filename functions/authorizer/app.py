@@ -1,6 +1,7 @@
 """Lambda "authorizer": the REQUEST authorizer on the WebSocket API's $connect. It
 redeems the single-use ticket from the query string and allows the connection with the
-user's id and role as context; anything else is denied."""
+user's id and role, and the credential that obtained the ticket (its session or API key
+id, checked again on every message), as context; anything else is denied."""
 
 from __future__ import annotations
 
@@ -38,5 +39,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Unauthorized:
         logger.info("connect with an invalid ticket")  # never log the ticket itself
         return _policy("Deny", method_arn, "anonymous")
-    return _policy("Allow", method_arn, principal.user_id,
-                   {"userId": principal.user_id, "role": principal.role, "email": principal.email})
+    context = {"userId": principal.user_id, "role": principal.role, "email": principal.email}
+    # Context values are strings, numbers or booleans (never null): only the one that is set.
+    if principal.session_id:
+        context["sessionId"] = principal.session_id
+    if principal.api_key_id:
+        context["apiKeyId"] = principal.api_key_id
+    return _policy("Allow", method_arn, principal.user_id, context)

@@ -1,5 +1,6 @@
 """Lambda "ws_connect": $connect, after the authorizer allowed it: registers the
-connection for its user."""
+connection for its user, with the credential it rides on. A user with
+`ws_max_connections_per_user` live connections is refused (429)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ logger = Logger(service="omnichat")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import json
+
     from omnichat.config import get_settings
     from omnichat.db import lite
+    from omnichat.errors import Unauthorized
     from omnichat.ws.lambda_events import management_endpoint, principal_from
 
     try:
@@ -21,7 +25,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except PermissionError:
         return {"statusCode": 401, "body": "Unauthorized"}
     connection_id = event["requestContext"]["connectionId"]
-    lite.register_connection(get_settings().resolved_database_url, connection_id, principal.user_id,
-                             management_endpoint(event))
+    settings = get_settings()
+    try:
+        registered = lite.register_connection(
+            settings.resolved_database_url, connection_id, principal.user_id, management_endpoint(event),
+            session_id=principal.session_id, api_key_id=principal.api_key_id,
+            max_per_user=settings.ws_max_connections_per_user)
+    except Unauthorized as exc:
+        return {"statusCode": 401, "body": json.dumps(exc.body())}
+    if not registered:
+        limit = settings.ws_max_connections_per_user
+        logger.info("too many connections", extra={"user_id": principal.user_id, "limit": limit})
+        body = {"error": {"code": "too_many_connections",
+                          "message": f"At most {limit} open connections per user; close one and try again"}}
+        return {"statusCode": 429, "body": json.dumps(body)}
     logger.info("connected", extra={"connection_id": connection_id, "user_id": principal.user_id})
     return {"statusCode": 200}

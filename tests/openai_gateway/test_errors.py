@@ -200,7 +200,7 @@ def test_raw_http_errors_have_openai_shape(gateway, user):
         r = http.get("/v1/nothing-here", headers=auth)
         assert r.status_code == 404 and set(r.json()["error"]) == {"message", "type", "param", "code"}
         r = http.post("/v1/chat/completions", json={"model": OLLAMA_MODEL, "messages": HELLO})
-        assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key"
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"  # as on REST
 
 
 def test_client_going_away_mid_stream_is_logged_as_stopped(gateway, user, db_url):

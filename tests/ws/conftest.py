@@ -49,12 +49,16 @@ def harness(monkeypatch, db_url, ollama, bedrock, management_api, tmp_path) -> I
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url, "AWS_ENDPOINT_URL_BEDROCK": bedrock.url,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION, "OMNICHAT_PROVIDER_MAX_ATTEMPTS": "2", "OMNICHAT_WS_ENDPOINT": management_api,
+        # Fuzz tests connect once per example; the limit's own tests set a small one.
+        "OMNICHAT_WS_MAX_CONNECTIONS_PER_USER": "1000",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     catalog.invalidate_cache()
-    yield Harness(db_url)
+    harness = Harness(db_url)
+    monkeypatch.setattr(harness.backend, "delete_connection", harness.observe_closes(harness.backend.delete_connection))
+    yield harness
     get_settings.cache_clear()
 
 

@@ -9,15 +9,17 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from omnichat.auth import tickets
+from omnichat.auth import api_keys, tickets
 from omnichat.auth.principal import Principal
 from omnichat.db import lite
+from omnichat.ids import new_id
 from tests.helpers import load_function
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -60,11 +62,39 @@ class Harness:
 
         self.backend = apigatewaymanagementapi_backends[ACCOUNT][REGION]
         self.contexts: dict[str, dict] = {}
+        # Connections the server closed (DeleteConnection) -> what they had received by then
+        # (moto forgets a deleted connection's data).
+        self.closed: dict[str, bytes] = {}
+
+    def observe_closes(self, delete_connection: Any) -> Any:
+        """moto's DeleteConnection, keeping what the connection had received first."""
+        def observed(connection_id: str) -> None:
+            kept = self.backend.connections.get(connection_id)
+            self.closed[unquote(connection_id)] = kept.data if kept is not None else b""
+            delete_connection(connection_id)
+
+        return observed
+
+    # ---- credentials ------------------------------------------------------------------
+    def signed_in(self, principal: Principal) -> Principal:
+        """The principal with a session of its own, as signing in gives it."""
+        session_id, now = new_id(), lite.utcnow()
+        lite.run(self.db_url, lambda db: db.insert("sessions", {
+            "id": session_id, "user_id": principal.user_id, "created_at": now, "expires_at": now + timedelta(hours=1)}))
+        return replace(principal, session_id=session_id, api_key_id=None)
+
+    def with_api_key(self, principal: Principal) -> Principal:
+        """The principal calling with an API key of its own."""
+        key, _ = lite.run(self.db_url, lambda db: api_keys.create(db, principal, "ws test"))
+        return replace(principal, session_id=None, api_key_id=key.id)
 
     # ---- connecting -------------------------------------------------------------------
     def ticket_for(self, principal: Principal) -> str:
+        """A ticket, obtained with the principal's credential (a new session if it has none)."""
         from omnichat.config import get_settings
 
+        if principal.session_id is None and principal.api_key_id is None:
+            principal = self.signed_in(principal)
         return lite.run(self.db_url, lambda db: tickets.issue(db, get_settings(), principal)[0])
 
     def authorize(self, ticket: str | None) -> dict:
@@ -74,19 +104,24 @@ class Harness:
         return FUNCTIONS["authorizer"].handler(event, _context("authorizer"))
 
     def connect(self, principal: Principal) -> str:
+        connection_id, response = self.try_connect(principal)
+        assert response["statusCode"] == 200, response
+        return connection_id
+
+    def try_connect(self, principal: Principal) -> tuple[str, dict]:
+        """A new connection's id and what $connect answered (the authorizer allowed it)."""
         decision = self.authorize(self.ticket_for(principal))
         assert decision["policyDocument"]["Statement"][0]["Effect"] == "Allow", decision
         connection_id = uuid.uuid4().hex[:14] + "="
         authorizer = {"principalId": decision["principalId"], "integrationLatency": 12, **decision["context"]}
         self.contexts[connection_id] = authorizer
         event = event_from("connect", connection_id, authorizer)
-        assert FUNCTIONS["ws_connect"].handler(event, _context("ws_connect"))["statusCode"] == 200
-        return connection_id
+        return connection_id, FUNCTIONS["ws_connect"].handler(event, _context("ws_connect"))
 
     def disconnect(self, connection_id: str) -> None:
         event = event_from("disconnect", connection_id, self.contexts[connection_id])
         FUNCTIONS["ws_disconnect"].handler(event, _context("ws_disconnect"))
-        self.backend.delete_connection(quote(connection_id, safe=""))
+        self.backend.connections.pop(quote(connection_id, safe=""), None)  # the client left: not a close
 
     # ---- messages ---------------------------------------------------------------------
     def send_raw(self, connection_id: str, body: str | None, route_key: str = "$default",
@@ -110,7 +145,8 @@ class Harness:
     def frames(self, connection_id: str) -> list[dict]:
         # moto keys connections by the id as it appears in the URL path (`=` encoded).
         key = quote(connection_id, safe="")
-        data = self.backend.connections[key].data.decode() if key in self.backend.connections else ""
+        data = (self.backend.connections[key].data if key in self.backend.connections else
+                self.closed.get(connection_id, b"")).decode()
         decoder, out, i = json.JSONDecoder(), [], 0
         while i < len(data):
             obj, i = decoder.raw_decode(data, i)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,14 +133,30 @@ def test_a_model_the_user_may_not_use(harness, alice, bob, db_url):
 def test_pull_is_for_admins_only(harness, bob):
     conn = harness.connect(bob)
     harness.send(conn, {"action": "model.pull", "model": "ollama/smollm2:135m"})
-    assert_error_then_usable(harness, conn, {"forbidden"})
+    assert_error_then_usable(harness, conn, {"admin_only"})
 
 
-def test_a_deleted_user_cannot_keep_chatting_on_an_open_connection(harness, bob, db_url):
-    from omnichat.db.models import User
+def nested(depth: int) -> str:
+    """A chat.send whose params nest `depth` levels in all (the frame is level 1)."""
+    return ('{"action": "chat.send", "client_message_id": "n", "content": "hi", "params": '
+            + "[" * (depth - 1) + "]" * (depth - 1) + "}")
 
-    conn = harness.connect(bob)
-    with session_scope(db_url) as db:
-        db.delete(db.get(User, bob.user_id))
-    harness.send(conn, {"action": "chat.send", "content": "hi", "client_message_id": "z", "model": TEST_MODEL})
-    assert of_type(harness.frames(conn), "error")[-1]["code"] == "forbidden"
+
+@pytest.mark.parametrize("body, code", [
+    (nested(900), {"invalid_json", "invalid_frame"}),
+    (nested(2_000), {"invalid_json", "invalid_frame"}),
+    (nested(33), {"invalid_frame"}),  # within the parser's reach, beyond any frame of the protocol
+    ('{"action": "ping", "request_id": "r", "n": ' + "7" * 4_301 + "}", {"invalid_json"}),
+    ('{"action": "ping", "n": -' + "9" * 10_000 + "}", {"invalid_json"}),
+], ids=["900 levels", "2,000 levels", "33 levels", "4,301 digits", "10,000 digits"])
+def test_deep_nesting_and_huge_integers_are_refused_as_frames(harness, alice, body, code):
+    conn = harness.connect(alice)
+    assert len(body.encode()) < 32 * 1024  # one API Gateway frame
+    assert harness.send_raw(conn, body, "chat.send")["statusCode"] == 200
+    assert_error_then_usable(harness, conn, code)
+
+
+def test_a_frame_within_the_nesting_limit_is_read(harness, alice):
+    conn = harness.connect(alice)
+    harness.send_raw(conn, nested(32))
+    assert_error_then_usable(harness, conn, {"invalid_request"})  # params is not an object: read, then refused

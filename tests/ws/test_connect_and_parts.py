@@ -16,10 +16,12 @@ def effect(decision: dict) -> str:
 
 
 def test_authorizer_allows_a_fresh_ticket_once(harness, alice):
-    ticket = harness.ticket_for(alice)
+    signed_in = harness.signed_in(alice)
+    ticket = harness.ticket_for(signed_in)
     first = harness.authorize(ticket)
     assert effect(first) == "Allow" and first["context"] == {"userId": alice.user_id, "role": "admin",
-                                                              "email": alice.email}
+                                                              "email": alice.email,
+                                                              "sessionId": signed_in.session_id}
     assert all(isinstance(v, (str, int, float, bool)) for v in first["context"].values())
     assert effect(harness.authorize(ticket)) == "Deny"
 

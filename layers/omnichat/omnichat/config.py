@@ -45,6 +45,8 @@ class Settings:
     jwt_secret_arn: str = ""
     access_token_ttl_s: int = 12 * 3600
     ws_ticket_ttl_s: int = 60
+    # Open WebSocket connections per user (a browser tab holds one).
+    ws_max_connections_per_user: int = 20
     # Bodies above this many bytes answer 413; chat import gets its own, larger limit.
     max_body_bytes: int = 1 << 20
     max_import_bytes: int = 20 << 20
@@ -107,6 +109,7 @@ class Settings:
             jwt_secret_arn=e.get("OMNICHAT_JWT_SECRET_ARN", ""),
             access_token_ttl_s=_int(e.get("OMNICHAT_ACCESS_TOKEN_TTL"), 12 * 3600),
             ws_ticket_ttl_s=min(60, _int(e.get("OMNICHAT_WS_TICKET_TTL"), 60)),
+            ws_max_connections_per_user=max(1, _int(e.get("OMNICHAT_WS_MAX_CONNECTIONS_PER_USER"), 20)),
             max_body_bytes=_int(e.get("OMNICHAT_MAX_BODY_BYTES"), 1 << 20),
             max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 20 << 20),
             default_signup_policy=e.get("OMNICHAT_SIGNUP_POLICY", "open"),

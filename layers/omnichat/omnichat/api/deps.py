@@ -9,12 +9,13 @@ from typing import Annotated, Iterator
 
 from fastapi import Depends, Request
 
+from omnichat.auth import policies
 from omnichat.auth.credentials import authenticate
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings, app_jwt_secret
 from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.errors import Forbidden, Unauthorized
+from omnichat.errors import Unauthorized
 
 
 def get_settings(request: Request) -> Settings:
@@ -56,26 +57,22 @@ def signed_in(principal: Annotated[Principal | None, Depends(optional_principal)
     return principal
 
 
+# The rules themselves are the core's (omnichat.auth.policies), shared with the WebSocket
+# dispatcher and the OpenAI gateway: the same condition, the same error code.
 def active(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
     """An approved user or an admin."""
-    if principal.role == "pending":
-        raise Forbidden("Your account is waiting for an admin's approval", code="account_pending")
-    if not principal.is_active:
-        raise Forbidden("Your account cannot do this", code="forbidden")
+    policies.active(principal)
     return principal
 
 
 def interactive(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
-    """A signed-in session, not an API key: a leaked key cannot mint more keys, change
-    the password or end the owner's sessions."""
-    if principal.api_key_id is not None:
-        raise Forbidden("This action needs a signed-in session, not an API key", code="session_required")
+    """A signed-in session, not an API key (policies.session)."""
+    policies.session(principal)
     return principal
 
 
 def admin(principal: Annotated[Principal, Depends(active)]) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("Only an admin can do this", code="admin_only")
+    policies.admin(principal)
     return principal
 
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from omnichat.auth.opaque import hash_secret
 from omnichat.auth.principal import Principal
+from omnichat.auth.standing import credential_gone
 from omnichat.auth.tokens import decode_access_token
 from omnichat.db.lite import Db, utcnow
-from omnichat.errors import Unauthorized
 
 API_KEY_PREFIX = "ock_"
 # A key used many times a second records its last use once a minute.
@@ -30,7 +30,7 @@ def authenticate(db: Db, secret: str, credential: str) -> Principal:
                      " WHERE s.id = ? AND u.id = ? AND s.expires_at > ?",
                      claims.session_id, claims.user_id, utcnow()).fetchone()
     if row is None:
-        raise Unauthorized("The session has ended; sign in again", code="session_ended")
+        raise credential_gone(is_api_key=False)
     return Principal(user_id=row[0], email=row[1], role=row[2], session_id=claims.session_id)
 
 
@@ -40,7 +40,7 @@ def _api_key(db: Db, key: str) -> Principal:
                      " FROM users u JOIN api_keys k ON k.user_id = u.id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
                      now - LAST_USED_EVERY, hash_secret(key)).fetchone()
     if row is None:
-        raise Unauthorized("The API key is invalid or revoked", code="invalid_api_key")
+        raise credential_gone(is_api_key=True)
     if row[4]:
         db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, row[3])
     return Principal(user_id=row[0], email=row[1], role=row[2], api_key_id=row[3])

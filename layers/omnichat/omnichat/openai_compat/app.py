@@ -1,9 +1,10 @@
 """The OpenAI-compatible gateway: `/v1/models`, `/v1/models/{id}`, `/v1/chat/completions`
 (streaming or not) and `/v1/embeddings`, for every model the caller may use.
 
-Every /v1 route has one policy, `active_principal` (auth.py): an approved user's API key
-or session. Which models a caller may use is the catalog's business (`catalog.resolve`
-and `catalog.may_use`). Every error, from any layer, leaves in OpenAI's shape (errors.py).
+Every route's policy is in `POLICIES` (the rules are omnichat.auth.policies, as on the
+REST API and the WebSocket); each /v1 route admits an approved user's API key or session.
+Which models a caller may use is the catalog's business (`catalog.resolve` and
+`catalog.may_use`). Every error, from any layer, leaves in OpenAI's shape (errors.py).
 Creating the app does no I/O: no database, secret or AWS call until the first request.
 The database is reached through `omnichat.db.lite`, without SQLAlchemy (a cold start of
 the gateway would otherwise be mostly the ORM's import)."""
@@ -28,7 +29,7 @@ from omnichat.models import catalog
 from omnichat.providers.errors import ProviderError
 
 from . import chat, embeddings
-from .auth import active_principal
+from .auth import authorized
 from .errors import GatewayError, from_exception
 from .responses import Chunks
 from .schemas import ChatCompletionBody, EmbeddingsBody, parse
@@ -58,15 +59,16 @@ async def read_body(request: Request) -> bytes:
 
 
 # ---- routes ----------------------------------------------------------------------------------
-def v1(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """Every /v1 route has one policy, checked before the endpoint runs: `active_principal`
-    (its database work on a worker thread). A dict result is sent as JSON."""
+def v1(endpoint: Endpoint, policy: str) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint behind its route's policy, checked before it runs (the database work
+    on a worker thread). A dict result is sent as JSON."""
     async def route(request: Request) -> Response:
-        principal = await to_thread.run_sync(active_principal, request)
+        principal = await to_thread.run_sync(authorized, request, policy)
         result = await endpoint(request, principal)
         return result if isinstance(result, Response) else JSONResponse(result)
 
     route.__name__ = endpoint.__name__
+    route.policy = policy  # type: ignore[attr-defined]
     return route
 
 
@@ -114,12 +116,23 @@ async def health(_request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
+# Route -> the rule (omnichat.auth.policies) its caller must pass: the one place that
+# says who may call what (tests/openai_gateway/test_authz_matrix.py covers every row).
+POLICIES = {"/v1/models": "active", "/v1/models/{model_id:path}": "active", "/v1/chat/completions": "active",
+            "/v1/embeddings": "active", "/health": "public"}
+
+
+def _route(method: str, path: str, endpoint: Any) -> Route:
+    policy = POLICIES[path]
+    return Route(path, endpoint if policy == "public" else v1(endpoint, policy), methods=[method])
+
+
 ROUTES = [
-    Route("/v1/models", v1(list_models), methods=["GET"]),
-    Route("/v1/models/{model_id:path}", v1(get_model), methods=["GET"]),
-    Route("/v1/chat/completions", v1(chat_completions), methods=["POST"]),
-    Route("/v1/embeddings", v1(create_embeddings), methods=["POST"]),
-    Route("/health", health, methods=["GET"]),
+    _route("GET", "/v1/models", list_models),
+    _route("GET", "/v1/models/{model_id:path}", get_model),
+    _route("POST", "/v1/chat/completions", chat_completions),
+    _route("POST", "/v1/embeddings", create_embeddings),
+    _route("GET", "/health", health),
 ]
 
 

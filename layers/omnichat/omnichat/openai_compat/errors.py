@@ -29,12 +29,9 @@ _TYPES = {
     429: "rate_limit_error",
 }
 
-# The platform's error codes, renamed where OpenAI has a well-known name for the same thing.
+# The platform's error codes, renamed where OpenAI has a well-known name for the same thing
+# (never for authentication and authorization: those keep the codes of every surface).
 _CODES = {
-    "invalid_api_key": "invalid_api_key",
-    "session_ended": "invalid_api_key",
-    "invalid_token": "invalid_api_key",
-    "unauthenticated": "missing_api_key",
     "context_too_long": "context_length_exceeded",
     "throttled": "rate_limit_exceeded",
 }

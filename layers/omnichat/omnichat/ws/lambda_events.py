@@ -23,12 +23,15 @@ def management_endpoint(event: dict[str, Any]) -> str:
 
 
 def principal_from(event: dict[str, Any]) -> Principal:
-    """The user the authorizer vouched for at $connect (its context rides on every event)."""
+    """The user the authorizer vouched for at $connect, and the credential (session or API
+    key) its ticket was obtained with: its context rides on every event."""
     ctx = event["requestContext"].get("authorizer") or {}
     user_id = ctx.get("userId")
     if not user_id:
         raise PermissionError("no authorizer context on this connection")
-    return Principal(user_id=str(user_id), email=str(ctx.get("email", "")), role=str(ctx.get("role", "user")))
+    return Principal(user_id=str(user_id), email=str(ctx.get("email", "")), role=str(ctx.get("role", "user")),
+                     session_id=str(ctx["sessionId"]) if ctx.get("sessionId") else None,
+                     api_key_id=str(ctx["apiKeyId"]) if ctx.get("apiKeyId") else None)
 
 
 def deadline_from(context: Any) -> float | None:
