@@ -71,28 +71,41 @@ def fix_after(output: str, start: str) -> str:
 
 # ---------------------------------------------------------------------------- a new account vs a ready one
 
-def test_a_new_account_is_told_what_blocks_and_how_to_fix_it(account: str) -> None:
+def test_a_new_account_is_told_what_to_expect_and_how_to_fix_it(account: str) -> None:
     """moto implements neither Lambda's account settings, the EC2 quota values nor Bedrock's
     model-access APIs: each is reported as not checked, by name, and blocks nothing."""
-    run = preflight_cli(account, "--config-env", "prod", "--bedrock-model", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
-    assert run.returncode == 1, run.stdout + run.stderr
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    run = preflight_cli(account, "--config-env", "prod", "--bedrock-model", model)
+    assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert line(out, "[ ok ] samconfig [prod] parameters")
     assert "account 123456789012" in line(out, "[ ok ] credentials")
-    assert "AWSServiceRoleForECS does not exist" in line(out, "[FAIL] ECS service-linked role")
-    assert fix_after(out, "[FAIL] ECS service-linked role") == \
-        "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com"
+    # The stack creates the missing role itself (CreateEcsServiceLinkedRole=auto): said, not blocking.
+    assert "the stack creates it" in line(out, "[warn] ECS service-linked role: AWSServiceRoleForECS does not exist")
+    assert "CreateEcsServiceLinkedRole=false" in fix_after(out, "[warn] ECS service-linked role")
     assert "verified" in line(out, "[warn] CloudFront")
-    assert line(out, "[skip] Lambda concurrency: not checked: this endpoint does not implement lambda GetAccountSettings")
+    assert line(out, "[skip] Lambda concurrency: not checked: this endpoint does not implement"
+                     " lambda GetAccountSettings")
     assert line(out, "[skip] GPU instance vCPU quota: not checked: this endpoint does not implement")
     assert line(out, "[skip] Bedrock: not checked: this endpoint does not implement bedrock ListFoundationModels")
-    assert line(out, "[skip] Bedrock us.anthropic.claude-sonnet-4-5-20250929-v1:0: not checked: this endpoint does"
-                     " not implement bedrock GetFoundationModelAvailability")
+    assert line(out, f"[skip] Bedrock {model}: not checked: this endpoint does not implement"
+                     " bedrock GetFoundationModelAvailability")
     assert line(out, "[skip] Anthropic first-time-use form: not checked: this endpoint does not implement"
                      " bedrock GetUseCaseForModelAccess")
     assert line(out, "[ ok ] SnapStart for Python: available in us-east-1")  # prod enables it
-    assert [x for x in out.splitlines() if x.startswith("[FAIL]")] == [line(out, "[FAIL] ECS service-linked role")]
-    assert out.rstrip().endswith("1 blocking problem: fix it before `sam deploy`.")
+    assert out.rstrip().endswith("Nothing blocks a deploy.")
+
+
+def test_a_missing_ecs_role_blocks_when_the_stack_may_not_create_it(account: str, tmp_path: Path) -> None:
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text('version = 0.1\n[default.deploy.parameters]\nstack_name = "omnichat"\n'
+                         'parameter_overrides = ["CreateEcsServiceLinkedRole=false"]\n')
+    run = preflight_cli(account, "--samconfig", str(samconfig))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "rolls back" in line(run.stdout, "[FAIL] ECS service-linked role: AWSServiceRoleForECS does not exist")
+    assert fix_after(run.stdout, "[FAIL] ECS service-linked role") == \
+        "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com"
+    assert run.stdout.rstrip().endswith("1 blocking problem: fix it before `sam deploy`.")
 
 
 def test_an_account_with_the_ecs_role_and_a_distribution_passes(account: str) -> None:
@@ -125,7 +138,8 @@ def test_no_credentials_is_a_clear_failure(account: str) -> None:
 def test_bad_samconfig_values_block_before_anything_is_created(account: str, tmp_path: Path) -> None:
     samconfig = tmp_path / "samconfig.toml"
     samconfig.write_text('version = 0.1\n[default.deploy.parameters]\nstack_name = "omnichat"\n'
-                         'parameter_overrides = "NatGateways=0 EnableInterfaceEndpoints=false DbMultiAz=maybe Bogus=1"\n')
+                         'parameter_overrides = "NatGateways=0 EnableInterfaceEndpoints=false'
+                         ' DbMultiAz=maybe Bogus=1"\n')
     run = preflight_cli(account, "--samconfig", str(samconfig))
     assert run.returncode == 1
     fails = [x for x in run.stdout.splitlines() if x.startswith("[FAIL] samconfig [default] parameters")]
@@ -212,6 +226,15 @@ def test_reserved_concurrency_is_read_from_the_template_and_its_parameters() -> 
     assert stack_config.reserved_concurrency(RESERVING_TEMPLATE, values) == {}
 
 
+def test_no_gpu_instance_starts_before_an_image_is_named() -> None:
+    template = stack_config.load_template(ROOT / "template.yaml")
+    prod = stack_config.load_samconfig(ROOT / "samconfig.toml", "prod").overrides
+    values = stack_config.parameter_values(template, {**prod, "OllamaImageTag": ""})
+    assert int(values["OllamaDesiredCount"]) >= 1 and preflight.ollama_tasks(template, values) == 0
+    values = stack_config.parameter_values(template, {**prod, "OllamaImageTag": "0.12.9-omnichat.1"})
+    assert preflight.ollama_tasks(template, values) == int(values["OllamaDesiredCount"])
+
+
 def test_gpu_quota_blocks_only_when_a_task_must_run() -> None:
     assert preflight.judge_gpu_quota(8, "g4dn.xlarge", 4, 2).status == OK
     waiting = preflight.judge_gpu_quota(0, "g4dn.xlarge", 4, 0)
@@ -223,8 +246,9 @@ def test_gpu_quota_blocks_only_when_a_task_must_run() -> None:
 @pytest.mark.parametrize("answer,status,words", [
     ({"regionAvailability": "AVAILABLE", "authorizationStatus": "AUTHORIZED", "entitlementAvailability": "AVAILABLE",
       "agreementAvailability": {"status": "AVAILABLE"}}, OK, "available"),
-    ({"regionAvailability": "AVAILABLE", "authorizationStatus": "AUTHORIZED", "entitlementAvailability": "NOT_AVAILABLE",
-      "agreementAvailability": {"status": "NOT_AVAILABLE"}}, FAIL, "no Marketplace agreement"),
+    ({"regionAvailability": "AVAILABLE", "authorizationStatus": "AUTHORIZED",
+      "entitlementAvailability": "NOT_AVAILABLE", "agreementAvailability": {"status": "NOT_AVAILABLE"}},
+     FAIL, "no Marketplace agreement"),
     ({"regionAvailability": "AVAILABLE", "authorizationStatus": "AUTHORIZED", "entitlementAvailability": "AVAILABLE",
       "agreementAvailability": {"status": "PENDING"}}, WARN, "being processed"),
     ({"regionAvailability": "AVAILABLE", "authorizationStatus": "NOT_AUTHORIZED",

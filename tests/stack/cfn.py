@@ -7,34 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-AWS_SPECIFIC = ("AWS::", "List<AWS::")
-
-
-def violations(definition: dict[str, Any], value: str) -> list[str]:
-    """Why CloudFormation would refuse `value` for this parameter (empty: accepted)."""
-    kind = definition["Type"]
-    if kind.startswith(AWS_SPECIFIC):
-        return []
-    values = [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" else [value]
-    problems: list[str] = []
-    for v in values:
-        if "AllowedValues" in definition and v not in [str(a) for a in definition["AllowedValues"]]:
-            problems.append(f"{v!r} is not one of {definition['AllowedValues']}")
-        if "AllowedPattern" in definition and not re.fullmatch(definition["AllowedPattern"], v):
-            problems.append(f"{v!r} does not match {definition['AllowedPattern']}")
-        if "MaxLength" in definition and len(v) > int(definition["MaxLength"]):
-            problems.append(f"{v!r} is longer than {definition['MaxLength']}")
-        if kind == "Number":
-            try:
-                number = float(v)
-            except ValueError:
-                problems.append(f"{v!r} is not a number")
-                continue
-            if "MinValue" in definition and number < float(definition["MinValue"]):
-                problems.append(f"{v} < MinValue {definition['MinValue']}")
-            if "MaxValue" in definition and number > float(definition["MaxValue"]):
-                problems.append(f"{v} > MaxValue {definition['MaxValue']}")
-    return problems
+# CloudFormation's parameter validation and Rules, written once in the core package (the
+# preflight checks samconfig.toml with them too).
+from omnichat.aws.stack_config import AWS_SPECIFIC, evaluate, failed_rules, violations  # noqa: F401
 
 
 def is_constrained(definition: dict[str, Any]) -> bool:
@@ -44,39 +19,6 @@ def is_constrained(definition: dict[str, Any]) -> bool:
     if "AllowedValues" in definition or "AllowedPattern" in definition:
         return True
     return kind == "Number" and "MinValue" in definition and "MaxValue" in definition
-
-
-def evaluate(node: Any, params: dict[str, str]) -> Any:
-    """The condition functions Rules may use, over concrete parameter values."""
-    if isinstance(node, dict) and len(node) == 1:
-        (fn, arg), = node.items()
-        if fn == "Ref":
-            return params[arg]
-        if fn == "Fn::Equals":
-            left, right = (evaluate(a, params) for a in arg)
-            return str(left) == str(right)
-        if fn == "Fn::Not":
-            return not evaluate(arg[0], params)
-        if fn == "Fn::And":
-            return all(evaluate(a, params) for a in arg)
-        if fn == "Fn::Or":
-            return any(evaluate(a, params) for a in arg)
-        if fn == "Fn::Contains":
-            return evaluate(arg[1], params) in evaluate(arg[0], params)
-    return node
-
-
-def failed_rules(template: dict[str, Any], params: dict[str, str]) -> list[str]:
-    """Names of the template's Rules whose assertions fail for these parameter values."""
-    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    values.update(params)
-    failed = []
-    for name, rule in template.get("Rules", {}).items():
-        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):
-            continue
-        if not all(evaluate(a["Assert"], values) for a in rule["Assertions"]):
-            failed.append(name)
-    return failed
 
 
 def sub_text(value: Any) -> str:

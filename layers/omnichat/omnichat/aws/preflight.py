@@ -26,6 +26,7 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 READ_ONLY_PREFIXES = ("Get", "List", "Describe")
 
 ECS_SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+ECS_SERVICE = "ecs.amazonaws.com"
 LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"  # Concurrent executions
 GPU_VCPU_QUOTA = "L-DB2E81BA"  # Running On-Demand G and VT instances (vCPUs)
 MIN_UNRESERVED = 10  # Lambda refuses a reservation that leaves fewer unreserved executions
@@ -130,17 +131,32 @@ def check_parameters(template: dict[str, Any], config: DeployConfig) -> list[Fin
     return [Finding(OK, check, f"{len(config.overrides)} overrides pass the template's constraints and rules")]
 
 
-def check_ecs_role(session: Any) -> Finding:
+def check_ecs_role(session: Any, values: dict[str, str]) -> Finding:
+    """The template makes sure of the role itself unless CreateEcsServiceLinkedRole=false;
+    then, or with a template without that parameter, a missing role blocks the deploy."""
     check = "ECS service-linked role"
+    create = f"aws iam create-service-linked-role --aws-service-name {ECS_SERVICE}"
     try:
         session.client("iam").get_role(RoleName=ECS_SERVICE_LINKED_ROLE)
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal
-        if error_code(exc) == "NoSuchEntity":
-            return Finding(FAIL, check, f"{ECS_SERVICE_LINKED_ROLE} does not exist (an account that never used ECS):"
-                           " the Ollama cluster fails to create and the stack rolls back",
-                           "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com")
-        return unchecked(check, "iam GetRole", exc)
+        if error_code(exc) != "NoSuchEntity":
+            return unchecked(check, "iam GetRole", exc)
+        missing = f"{ECS_SERVICE_LINKED_ROLE} does not exist (an account that never used ECS)"
+        if values.get("CreateEcsServiceLinkedRole") == "auto":
+            return Finding(WARN, check, f"{missing}: the stack creates it, which needs iam:CreateServiceLinkedRole"
+                           " on the deploying identity", f"if you may not, have an admin run `{create}` and deploy"
+                           " with CreateEcsServiceLinkedRole=false")
+        return Finding(FAIL, check, f"{missing}: the Ollama cluster fails to create and the stack rolls back", create)
     return Finding(OK, check, f"{ECS_SERVICE_LINKED_ROLE} exists")
+
+
+def ollama_tasks(template: dict[str, Any], values: dict[str, str]) -> int:
+    """GPU instances the deploy starts: OllamaDesiredCount, unless the template's
+    OllamaRunning condition (e.g. no pushed image yet) keeps the service at 0."""
+    conditions = template.get("Conditions") or {}
+    if "OllamaRunning" in conditions and not stack_config.evaluate(conditions["OllamaRunning"], values, conditions):
+        return 0
+    return int(float(values.get("OllamaDesiredCount", "0") or 0))
 
 
 def judge_concurrency(limit: int, unreserved: int, reserved: dict[str, int]) -> list[Finding]:
@@ -159,7 +175,8 @@ def judge_concurrency(limit: int, unreserved: int, reserved: dict[str, int]) -> 
         findings.append(Finding(WARN, check, f"the account may run {limit} executions at once (new accounts often get"
                                 " 10): each streaming answer holds one", raise_quota))
     else:
-        findings.append(Finding(OK, check, f"{unreserved} of {limit} executions unreserved; the stack reserves {total}"))
+        findings.append(Finding(OK, check, f"{unreserved} of {limit} executions unreserved;"
+                                f" the stack reserves {total}"))
     return findings
 
 
@@ -172,16 +189,20 @@ def check_lambda_concurrency(session: Any, reserved: dict[str, int]) -> list[Fin
                              reserved)
 
 
-def judge_gpu_quota(quota: float, instance_type: str, vcpus: int, desired: int) -> Finding:
+def judge_gpu_quota(quota: float, instance_type: str, vcpus: int, tasks: int) -> Finding:
+    """`tasks` GPU instances against the vCPU quota; with none to start yet, what the first
+    one will need (a warning, not a blocker)."""
     check = "GPU instance vCPU quota"
-    needed = vcpus * max(desired, 1)
+    needed = vcpus * max(tasks, 1)
     fix = (f"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code {GPU_VCPU_QUOTA}"
            f" --desired-value {needed}")
-    what = f"{desired or 1} x {instance_type} needs {needed} vCPUs of 'Running On-Demand G and VT instances', quota {quota:g}"
+    what = (f"{max(tasks, 1)} x {instance_type} needs {needed} vCPUs of 'Running On-Demand G and VT instances',"
+            f" quota {quota:g}")
     if quota >= needed:
         return Finding(OK, check, what)
-    if desired == 0:
-        return Finding(WARN, check, f"{what}: fine while OllamaDesiredCount=0, no GPU instance can start after", fix)
+    if tasks == 0:
+        return Finding(WARN, check, f"{what}: fine while no Ollama task runs (OllamaDesiredCount=0 or no image"
+                       " pushed yet), but none can start after", fix)
     return Finding(FAIL, check, f"{what}: the Ollama task never gets an instance", fix)
 
 
@@ -253,11 +274,11 @@ def run(inputs: Inputs, session_factory: Callable[[str | None, str], Any] = read
     findings.append(Finding(OK, "credentials", f"account {identity['Account']}, region {region}"))
     ollama = values.get("EnableOllama") == "true"
     if ollama:
-        findings.append(check_ecs_role(session))
+        findings.append(check_ecs_role(session, values))
     findings += check_lambda_concurrency(session, stack_config.reserved_concurrency(template, values))
     if ollama:
-        desired = int(float(values.get("OllamaDesiredCount", "0") or 0))
-        findings.append(check_gpu_quota(session, values.get("OllamaInstanceType", ""), desired))
+        tasks = ollama_tasks(template, values)
+        findings.append(check_gpu_quota(session, values.get("OllamaInstanceType", ""), tasks))
     if values.get("EnableBedrock") == "true":
         from .preflight_bedrock import check_bedrock
 

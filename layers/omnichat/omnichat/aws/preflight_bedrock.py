@@ -34,14 +34,17 @@ def judge_availability(model: str, availability: dict[str, Any]) -> Finding:
     check = f"Bedrock {model}"
     agreement = availability.get("agreementAvailability") or {}
     if availability.get("regionAvailability") == "NOT_AVAILABLE":
-        return Finding(FAIL, check, "not offered in this Region", "choose another model, or deploy in a Region that has it")
+        return Finding(FAIL, check, "not offered in this Region",
+                       "choose another model, or deploy in a Region that has it")
     if availability.get("authorizationStatus") == "NOT_AUTHORIZED":
         return Finding(FAIL, check, "the account is not authorized to use it (an SCP or IAM policy denies it)",
                        "ask the organisation's admin to allow this model")
     if agreement.get("status") == "PENDING":
-        return Finding(WARN, check, "its Marketplace agreement is being processed", "run the preflight again in a few minutes")
+        return Finding(WARN, check, "its Marketplace agreement is being processed",
+                       "run the preflight again in a few minutes")
     if agreement.get("status") == "ERROR":
-        return Finding(FAIL, check, f"its Marketplace agreement failed: {agreement.get('errorMessage', '')}".rstrip(": "),
+        reason = agreement.get("errorMessage", "")
+        return Finding(FAIL, check, f"its Marketplace agreement failed: {reason}".rstrip(": "),
                        FIRST_USE_FIX)
     if agreement.get("status") == "NOT_AVAILABLE" or availability.get("entitlementAvailability") == "NOT_AVAILABLE":
         return Finding(FAIL, check, "no Marketplace agreement yet: a user's first call would be refused", FIRST_USE_FIX)
@@ -83,6 +86,7 @@ def check_anthropic_form(client: Any) -> Finding:
         client.get_use_case_for_model_access()
     except Exception as exc:  # noqa: BLE001
         if error_code(exc) == "ResourceNotFoundException":
-            return Finding(FAIL, check, "not submitted for this account: Anthropic models refuse every call", ANTHROPIC_FORM_FIX)
+            return Finding(FAIL, check, "not submitted for this account: Anthropic models refuse every call",
+                           ANTHROPIC_FORM_FIX)
         return unchecked(check, "bedrock GetUseCaseForModelAccess", exc)
     return Finding(OK, check, "submitted")
