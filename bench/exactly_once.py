@@ -125,19 +125,25 @@ async def trial(stack: Stack, rng: random.Random, lane: int, n: int, chats: list
         fresh.append(late)
         await late.send(units[-1])
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.05)  # the last frame reaches the server
-    rows = await asyncio.to_thread(stack.query, "SELECT chat_id FROM sends WHERE client_message_id = ?", cmid)
+    rows: list[tuple] = []
+    for _ in range(500):  # until the message is accepted, or the client is told why not
+        rows = await asyncio.to_thread(stack.query, "SELECT chat_id FROM sends WHERE client_message_id = ?", cmid)
+        if rows or any(f.get("type") == "error" and f.get("client_message_id") == cmid
+                       for c in pool + fresh for f in c.frames):
+            break
+        await asyncio.sleep(0.02)
     for chat in {r[0] for r in rows}:
         await stack.settled(chat)
     await asyncio.sleep(0.05)  # the last frames reach the client
-    acks = [f for c in pool + fresh for f in c.frames
-            if f.get("type") == "ack" and f.get("client_message_id") == cmid and "user_message_id" in f]
+    about = [f for c in pool + fresh for f in c.frames if f.get("client_message_id") == cmid]
+    acks = [f for f in about if f.get("type") == "ack" and "user_message_id" in f]
+    refusals = sorted({f["code"] for f in about if f.get("type") == "error"})
     for c in fresh:
         await c.close()
     if not chat_id and rows:
         chats.append(rows[0][0])
     return {"cmid": cmid, "text": text, "created_acks": sum(bool(a.get("created")) for a in acks),
-            "ack_ids": len({a["user_message_id"] for a in acks}), "parts": count}
+            "ack_ids": len({a["user_message_id"] for a in acks}), "parts": count, "refusals": refusals}
 
 
 async def lane(stack: Stack, rng: random.Random, index: int, trials: int) -> list[dict[str, Any]]:
@@ -150,12 +156,16 @@ async def lane(stack: Stack, rng: random.Random, index: int, trials: int) -> lis
 
 
 def audit(stack: Stack, results: list[dict[str, Any]]) -> dict[str, Any]:
-    duplicates = lost = 0
+    """A message is lost when it was not saved and the client was not told why (an `error`
+    naming its client_message_id): a refused message is the client's to send again."""
+    duplicates = lost = refused = 0
     calls_max = 0
     for r in results:
         questions = stack.query("SELECT id, content FROM messages WHERE client_message_id = ?", r["cmid"])
         if not any(content == r["text"] for _, content in questions):
-            lost += 1
+            refused += bool(r["refusals"])
+            lost += not r["refusals"]
+            print(f"not saved: {r['cmid']} {r['refusals'] or 'with no error'}", file=sys.stderr)
         duplicates += max(0, len(questions) - 1)
         for qid, _ in questions:
             answers = stack.query("SELECT id FROM messages WHERE parent_id = ? AND role = 'assistant'", qid)
@@ -163,7 +173,7 @@ def audit(stack: Stack, results: list[dict[str, Any]]) -> dict[str, Any]:
             for (aid,) in answers:
                 calls = stack.query("SELECT count(*) FROM usage WHERE message_id = ? AND source = 'chat'", aid)[0][0]
                 calls_max = max(calls_max, calls)
-    return {"duplicates": duplicates, "lost": lost, "model_calls_per_message_max": calls_max}
+    return {"duplicates": duplicates, "lost": lost, "model_calls_per_message_max": calls_max, "refused": refused}
 
 
 async def run(url: str, db_path: Path, trials: int, lanes: int, seed: int) -> dict[str, Any]:

@@ -234,3 +234,11 @@ def test_random_retries_races_and_parts_never_duplicate_or_lose(harness, alice, 
         assert ledger["answers"][0][1] == "complete"
         chats.append(ledger["questions"][0][1])
     assert _rows(db_url, "SELECT count(*) FROM upload_parts") == [(0,)]
+
+
+def test_a_refused_send_names_its_client_message_id(harness, alice):
+    conn = harness.connect(alice)
+    harness.send(conn, {"action": "chat.send", "content": "hi", "client_message_id": "refused-1",
+                        "chat_id": "no-such-chat"})
+    error = harness.frames(conn)[-1]
+    assert (error["type"], error["code"], error["client_message_id"]) == ("error", "chat_not_found", "refused-1")

@@ -36,6 +36,7 @@ class WsSession:
     principal: Principal
     deadline: float | None = None  # time.monotonic() by which the invocation must be done
     request_id: str | None = None
+    client_message_id: str | None = None  # of the frame being handled, for its errors
     tuning: RelayTuning = field(default_factory=RelayTuning)
 
     def _post(self, event: dict[str, Any]) -> None:
@@ -51,4 +52,6 @@ class WsSession:
         await self.send({"type": "ack", "action": action, "request_id": self.request_id, **fields})
 
     async def error(self, code: str, message: str, **context: Any) -> None:
+        if self.client_message_id and "client_message_id" not in context:
+            context["client_message_id"] = self.client_message_id
         await self.send(frames.error(code, message, request_id=self.request_id, **context))
