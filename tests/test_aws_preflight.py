@@ -202,6 +202,36 @@ def test_concurrency_reservations_a_new_account_cannot_make_block() -> None:
     assert edge.status == OK  # exactly 10 left
     (small,) = preflight.judge_concurrency(10, 10, {})
     assert small.status == WARN and "each streaming answer holds one" in small.detail
+    # An update: the 60 the deployed stack holds are counted out of the unreserved 100.
+    (update,) = preflight.judge_concurrency(1000, 100, {"WsChatFunction": 100}, deployed=60)
+    assert update.status == OK and "160 of 1000" in update.detail
+
+
+def test_what_a_deployed_stack_reserves_is_read_from_the_account(account: str) -> None:
+    import io
+    import zipfile
+
+    role = boto(account, "iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("app.py", "def handler(e, c):\n    return e\n")
+    lam = boto(account, "lambda")
+    for name, reserve in (("omnichat-WsChat", 7), ("omnichat-Api", None)):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+                            Code={"ZipFile": code.getvalue()})
+        if reserve:
+            lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserve)
+    session = preflight.read_only_session(None, REGION)
+    ours = dict(endpoint_url=account, aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert preflight.reserved_by(session.client("lambda", **ours), ["omnichat-WsChat", "omnichat-Api"]) == 7
+
+    class Endpoint:  # the same read-only session, every client pointed at moto
+        region_name = REGION
+
+        def client(self, service: str) -> Any:
+            return session.client(service, **ours)
+
+    assert preflight.deployed_reservations(Endpoint(), "omnichat") == 0  # no such stack yet: a first deploy
 
 
 RESERVING_TEMPLATE: dict[str, Any] = {

@@ -159,34 +159,56 @@ def ollama_tasks(template: dict[str, Any], values: dict[str, str]) -> int:
     return int(float(values.get("OllamaDesiredCount", "0") or 0))
 
 
-def judge_concurrency(limit: int, unreserved: int, reserved: dict[str, int]) -> list[Finding]:
-    """The Lambda pool against the stack's reservations (a first deploy: none exist yet)."""
+def judge_concurrency(limit: int, unreserved: int, reserved: dict[str, int], deployed: int = 0) -> list[Finding]:
+    """The Lambda pool against the stack's reservations. `deployed`: what the stack already
+    deployed reserves, counted out of `unreserved` by Lambda and freed again by the update."""
     check = "Lambda concurrency"
     total = sum(reserved.values())
+    free = unreserved + deployed
     raise_quota = (f"aws service-quotas request-service-quota-increase --service-code lambda "
                    f"--quota-code {LAMBDA_CONCURRENCY_QUOTA} --desired-value 1000")
-    findings: list[Finding] = []
-    if total and unreserved - total < MIN_UNRESERVED:
+    if total and free - total < MIN_UNRESERVED:
         names = ", ".join(f"{k}={v}" for k, v in sorted(reserved.items()))
-        findings.append(Finding(FAIL, check, f"the stack reserves {total} executions ({names}) but only {unreserved}"
-                                f" of {limit} are unreserved, and Lambda keeps {MIN_UNRESERVED} unreserved",
-                                raise_quota))
-    elif limit < LOW_CONCURRENCY:
-        findings.append(Finding(WARN, check, f"the account may run {limit} executions at once (new accounts often get"
-                                " 10): each streaming answer holds one", raise_quota))
-    else:
-        findings.append(Finding(OK, check, f"{unreserved} of {limit} executions unreserved;"
-                                f" the stack reserves {total}"))
-    return findings
+        return [Finding(FAIL, check, f"the stack reserves {total} executions ({names}) but only {free} of {limit}"
+                        f" are free to reserve, and Lambda keeps {MIN_UNRESERVED} unreserved", raise_quota)]
+    if limit < LOW_CONCURRENCY:
+        return [Finding(WARN, check, f"the account may run {limit} executions at once (new accounts often get 10):"
+                        " each streaming answer holds one", raise_quota)]
+    return [Finding(OK, check, f"{free} of {limit} executions free to reserve; the stack reserves {total}")]
 
 
-def check_lambda_concurrency(session: Any, reserved: dict[str, int]) -> list[Finding]:
+def deployed_reservations(session: Any, stack_name: str) -> int:
+    """What the functions of the stack as deployed reserve now (0 before a first deploy)."""
+    if not stack_name:
+        return 0
+    pages = session.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack_name)
+    try:
+        names = [r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]
+                 if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId")]
+    except Exception as exc:
+        if error_code(exc) == "ValidationError":  # "Stack with id ... does not exist"
+            return 0
+        raise
+    return reserved_by(session.client("lambda"), names)
+
+
+def reserved_by(lambda_client: Any, function_names: list[str]) -> int:
+    return sum(int(lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions", 0))
+               for name in function_names)
+
+
+def check_lambda_concurrency(session: Any, reserved: dict[str, int], stack_name: str) -> list[Finding]:
     try:
         limits = session.client("lambda").get_account_settings()["AccountLimit"]
     except Exception as exc:  # noqa: BLE001
         return [unchecked("Lambda concurrency", "lambda GetAccountSettings", exc)]
+    try:
+        deployed = deployed_reservations(session, stack_name)
+    except Exception as exc:  # noqa: BLE001
+        return [unchecked("Lambda concurrency", "cloudformation ListStackResources / lambda GetFunctionConcurrency",
+                          exc)]
     return judge_concurrency(int(limits["ConcurrentExecutions"]), int(limits["UnreservedConcurrentExecutions"]),
-                             reserved)
+                             reserved, deployed)
 
 
 def judge_gpu_quota(quota: float, instance_type: str, vcpus: int, tasks: int) -> Finding:
@@ -275,7 +297,8 @@ def run(inputs: Inputs, session_factory: Callable[[str | None, str], Any] = read
     ollama = values.get("EnableOllama") == "true"
     if ollama:
         findings.append(check_ecs_role(session, values))
-    findings += check_lambda_concurrency(session, stack_config.reserved_concurrency(template, values))
+    findings += check_lambda_concurrency(session, stack_config.reserved_concurrency(template, values),
+                                         config.stack_name)
     if ollama:
         tasks = ollama_tasks(template, values)
         findings.append(check_gpu_quota(session, values.get("OllamaInstanceType", ""), tasks))
