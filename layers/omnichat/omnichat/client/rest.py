@@ -15,6 +15,17 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class Unreachable(Exception):
+    """No answer at all (refused, timed out, no such host, not a URL): one line for the user."""
+
+    def __init__(self, url: str, reason: BaseException) -> None:
+        super().__init__(f"cannot reach the OmniChat server at {url} ({str(reason) or type(reason).__name__})")
+
+
+# What httpx raises when there is no HTTP answer to read.
+NO_ANSWER = (httpx.TransportError, httpx.InvalidURL)
+
+
 @dataclass
 class Endpoints:
     api: str  # base URL of the REST API (…/api is appended by the calls)
@@ -27,10 +38,14 @@ class Endpoints:
         base_url = base_url.rstrip("/")
         if not ws_url:
             try:
-                config = httpx.get(f"{base_url}/config.json", timeout=timeout).json()
+                response = httpx.get(f"{base_url}/config.json", timeout=timeout)
+            except NO_ANSWER as exc:
+                raise Unreachable(base_url, exc) from None
+            try:
+                config = response.json()
                 ws_url = config.get("wsUrl")
                 base_url = (config.get("apiUrl") or base_url).rstrip("/")
-            except (httpx.HTTPError, ValueError, AttributeError):
+            except (ValueError, AttributeError):
                 pass
         if not ws_url:
             u = urlparse(base_url)
@@ -46,14 +61,21 @@ class Rest:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        response = self.http.request(method, path, headers=headers, **kwargs)
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        except NO_ANSWER as exc:
+            raise Unreachable(self.endpoints.api, exc) from None
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
             except (ValueError, KeyError, TypeError):
                 error = {"code": "http_error", "message": response.text[:200]}
             raise ApiError(response.status_code, error.get("code", "error"), error.get("message", ""))
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise ApiError(response.status_code, "not_omnichat",
+                           f"{self.endpoints.api}{path} did not answer JSON: is this an OmniChat server?") from None
 
     def sign_in(self, email: str, password: str) -> dict[str, Any]:
         body = self._call("POST", "/api/auth/signin", json={"email": email, "password": password})

@@ -12,9 +12,9 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 import websockets
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from omnichat.client.rest import Rest
+from omnichat.client.rest import Rest, Unreachable
 
 
 @dataclass
@@ -51,12 +51,18 @@ class Session:
         self.answer: Answer | None = None
         self.done = asyncio.Event()
         self.closing = False
+        self.lost = False  # the reconnects gave up: the session is over
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        """Open the WebSocket (Unreachable when it cannot be opened)."""
         ticket = await asyncio.to_thread(self.rest.ticket)
-        self.ws = await websockets.connect(f"{self.rest.endpoints.ws}?ticket={quote(ticket)}&v=1", max_size=2**20)
+        try:
+            self.ws = await websockets.connect(f"{self.rest.endpoints.ws}?ticket={quote(ticket)}&v=1",
+                                               max_size=2**20)
+        except (OSError, WebSocketException) as exc:
+            raise Unreachable(self.rest.endpoints.ws, exc) from None
         self._reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
@@ -137,6 +143,7 @@ class Session:
                     return
             attempts += 1
             if attempts > self.max_reconnects:
+                self.lost = True
                 self.on_event({"type": "error", "code": "disconnected", "message": "Lost the connection"})
                 self.done.set()
                 return

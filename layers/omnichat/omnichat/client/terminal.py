@@ -7,15 +7,17 @@ import asyncio
 import getpass
 import os
 import signal
-import sys
 from typing import Any
 
 from rich.console import Console
-from rich.live import Live
-from rich.markdown import Markdown
+from websockets.exceptions import ConnectionClosed
 
-from omnichat.client.rest import ApiError, Endpoints, Rest
+from omnichat.client.prompt import InputLine
+from omnichat.client.render import LiveAnswer
+from omnichat.client.rest import ApiError, Endpoints, Rest, Unreachable
 from omnichat.client.session import Session
+
+SIGN_IN_TRIES = 3
 
 HELP = """Commands:
   /new            start a new chat
@@ -36,40 +38,31 @@ class Terminal:
         self.model = model
         self.console = console or Console(highlight=False)
         self.session = Session(rest, self.on_event)
-        self.live: Live | None = None
+        self.live = LiveAnswer(self.console)
+        self.line = InputLine(self.console)
         self.listed: list[dict[str, Any]] = []
 
     # ---- output -----------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind in ("delta", "message.snapshot") and event.get("new_text"):
-            if self.live is not None and self.session.answer is not None:
-                self.live.update(Markdown(self.session.answer.text))
+            if self.live.active and self.session.answer is not None:
+                self.live.update(self.session.answer.text)
             else:
                 self.console.file.write(event["new_text"])
                 self.console.file.flush()
         elif kind == "message.done":
-            self._end_live()
+            self.live.stop()
             usage = event.get("usage") or {}
             note = f"[{event['status']} · {usage.get('output_tokens', 0)} tokens · {usage.get('duration_ms', 0):.0f} ms]"
             self.console.print(f"\n{note}", style="dim", markup=False)
-        elif kind == "chat.title":
-            self.console.print(f"chat: {event['title']}", style="dim", markup=False)
+        elif kind == "chat.title":  # comes after the answer: the prompt may be waiting
+            self.line.notice(f"chat: {event['title']}", style="dim")
         elif kind == "error":
-            self._end_live()
-            self.console.print(f"error: {event.get('message')} ({event.get('code')})", style="red", markup=False)
-        elif kind == "reconnected":
-            self.console.print("\n[reconnected; resuming]", style="dim", markup=False)
-
-    def _start_live(self) -> None:
-        if self.console.is_terminal:
-            self.live = Live(Markdown(""), console=self.console, refresh_per_second=12)
-            self.live.start()
-
-    def _end_live(self) -> None:
-        if self.live is not None:
             self.live.stop()
-            self.live = None
+            self.line.notice(f"error: {event.get('message')} ({event.get('code')})", style="red")
+        elif kind == "reconnected":
+            self.line.notice("\n[reconnected; resuming]", style="dim")
 
     # ---- commands ---------------------------------------------------------------------
     def command(self, line: str) -> bool:
@@ -102,58 +95,95 @@ class Terminal:
             self.console.print(HELP)
         return True
 
-    async def run(self) -> None:
+    async def run(self) -> int:
+        """The chat until /quit or Ctrl-D (0), or until the server is gone for good (1)."""
         await self.session.connect()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(self.session.stop()))
         self.console.print(f"model: {self.model or '(none: pick one with /model)'} — /help for commands", style="dim")
         try:
-            while True:
+            while not self.session.lost:
                 try:
-                    line = (await asyncio.to_thread(input, "› " if sys.stdin.isatty() else "")).strip()
+                    line = (await asyncio.to_thread(self.line.read)).strip()
                 except EOFError:
-                    break
+                    return 0
                 if not line:
                     continue
-                name, _, arg = line.partition(" ")
-                if name in ("/retry", "/edit"):
-                    self._start_live()
-                    answered = await (self.session.regenerate(self.model) if name == "/retry"
-                                      else self.session.edit(arg.strip(), self.model) if arg.strip() else _none())
-                    if answered is None:
-                        self._end_live()
-                        self.console.print("nothing to redo yet" if name == "/retry" else "usage: /edit <text>")
-                    continue
-                if line.startswith("/"):
-                    if not self.command(line):
-                        break
-                    continue
-                self._start_live()
-                await self.session.ask(line, self.model)
+                try:
+                    if not await self.handle(line):
+                        return 0
+                except (ApiError, Unreachable) as exc:  # the chat goes on
+                    self.live.stop()
+                    self.console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+                except ConnectionClosed:  # between two reconnects: nothing was sent
+                    self.live.stop()
+                    self.console.print("error: not connected right now; send it again in a moment", style="red")
+            self.console.print(f"error: lost the connection to {self.rest.endpoints.ws}", style="red", markup=False,
+                               soft_wrap=True)
+            return 1
         finally:
-            self._end_live()
+            self.live.stop()
             loop.remove_signal_handler(signal.SIGINT)
             await self.session.close()
+
+    async def handle(self, line: str) -> bool:
+        """One line typed by the user; False means quit."""
+        name, _, arg = line.partition(" ")
+        if name in ("/retry", "/edit"):
+            self.live.start()
+            answered = await (self.session.regenerate(self.model) if name == "/retry"
+                              else self.session.edit(arg.strip(), self.model) if arg.strip() else _none())
+            if answered is None:
+                self.live.stop()
+                self.console.print("nothing to redo yet" if name == "/retry" else "usage: /edit <text>")
+            return True
+        if line.startswith("/"):
+            return self.command(line)
+        self.live.start()
+        await self.session.ask(line, self.model)
+        return True
 
 
 async def _none() -> None:
     return None
 
 
+def sign_in(rest: Rest, email: str | None, console: Console) -> None:
+    """Email and password. A wrong password is asked again, up to SIGN_IN_TRIES in all; one
+    from $OMNICHAT_PASSWORD is tried once (asking again would not change it)."""
+    email = email or input("email: ").strip()
+    given = os.environ.get("OMNICHAT_PASSWORD")
+    for tries_left in reversed(range(SIGN_IN_TRIES)):
+        try:
+            rest.sign_in(email, given or getpass.getpass("password: "))
+            return
+        except ApiError as exc:
+            if exc.code != "invalid_credentials" or given or not tries_left:
+                raise
+            console.print(f"{exc.message}; try again ({tries_left} {'tries' if tries_left > 1 else 'try'} left)",
+                          style="red", markup=False, soft_wrap=True)
+
+
 def main(url: str, ws_url: str | None, api_key: str | None, email: str | None, model: str | None) -> int:
-    rest = Rest(Endpoints.discover(url, ws_url), token=api_key or os.environ.get("OMNICHAT_API_KEY"))
+    """0 after /quit; 1 when the server cannot be reached or refuses (one line, no
+    traceback); 130 on Ctrl-C before the chat starts."""
     console = Console(highlight=False)
     try:
+        rest = Rest(Endpoints.discover(url, ws_url), token=api_key or os.environ.get("OMNICHAT_API_KEY"))
         if rest.token is None:
-            email = email or input("email: ").strip()
-            rest.sign_in(email, os.environ.get("OMNICHAT_PASSWORD") or getpass.getpass("password: "))
+            sign_in(rest, email, console)
         user = rest.me()
         if model is None:
             models = rest.models()
             model = models[0]["id"] if models else None
-    except ApiError as exc:
-        console.print(f"error: {exc}", style="red")
+        console.print(f"signed in as {user['email']}", style="dim")
+        return asyncio.run(Terminal(rest, model, console).run())
+    except (ApiError, Unreachable) as exc:
+        console.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
         return 1
-    console.print(f"signed in as {user['email']}", style="dim")
-    asyncio.run(Terminal(rest, model, console).run())
-    return 0
+    except EOFError:  # Ctrl-D at the email or password prompt
+        console.print()
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the chat started (then it stops answers instead)
+        console.print()
+        return 130
