@@ -171,15 +171,21 @@ def test_websocket_actions_and_routes_match(resources: dict[str, Any]) -> None:
     assert custom == set(schemas.ACTIONS), "route keys in template.yaml and actions in omnichat.ws.schemas differ"
 
 
-def _admin(db_url: str) -> str:
+def _admin(db_url: str) -> tuple[str, str]:
+    """An admin and a signed-in session of theirs (a connection rides on a credential)."""
+    from datetime import timedelta
+
     from omnichat.db.engine import session_scope
-    from omnichat.db.models import User
+    from omnichat.db.models import AuthSession, User, utcnow
 
     with session_scope(db_url) as db:
         user = User(email="stack-check@example.com", name="", password_hash="x", role="admin")
         db.add(user)
         db.flush()
-        return user.id
+        session = AuthSession(user_id=user.id, expires_at=utcnow() + timedelta(hours=1))
+        db.add(session)
+        db.flush()
+        return user.id, session.id
 
 
 def test_every_websocket_route_reaches_a_handler_route(resources: dict[str, Any], functions: dict[str, Any],
@@ -189,8 +195,9 @@ def test_every_websocket_route_reaches_a_handler_route(resources: dict[str, Any]
     authorizer_function = authorizer_uri.split("${", 3)[3].split(".Arn")[0]
     modules = {name: load(path, f"ws_{name}") for name, (path, _) in entry_points(functions, template).items()
                if name in set(routes.values()) | {authorizer_function}}
-    user_id = _admin(os.environ["DATABASE_URL"])
-    authorizer = {"userId": user_id, "role": "admin", "email": "stack-check@example.com", "principalId": user_id}
+    user_id, session_id = _admin(os.environ["DATABASE_URL"])
+    authorizer = {"userId": user_id, "role": "admin", "email": "stack-check@example.com", "principalId": user_id,
+                  "sessionId": session_id}
 
     auth_event = json.loads((EVENTS / "ws-authorizer-request.json").read_text())
     auth_event["queryStringParameters"] = {"v": "1"}  # no ticket: refused, by the handler
