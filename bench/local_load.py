@@ -184,7 +184,9 @@ def p99(values: list[float]) -> float | None:
 
 async def load(url: str, clients: int, tokens: int, rate: float, timeout_s: float) -> dict[str, Any]:
     ws_url = url.replace("http", "ws", 1).rstrip("/") + "/ws"
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s):
+    # a request sent on one the server is closing at that moment fails with ReadError.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         run_id, gate = uuid.uuid4().hex[:8], asyncio.Semaphore(8)
         started = time.perf_counter()
