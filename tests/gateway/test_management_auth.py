@@ -122,3 +122,19 @@ def test_omnichats_own_signer_is_served(gateway: RunningGateway) -> None:
     assert run(scenario()) == "signed by omnichat.aws"
     with pytest.raises(GoneError):  # a signed call for an unknown id: 410, not 403
         ManagementApi(gateway.connections_url, function_region("us-east-1")).post_to_connection("NoSuchId0A=", b"x")
+
+
+def test_unreadable_credentials_refuse_rather_than_fail(gateway: RunningGateway) -> None:
+    """The functions' credentials cannot be read (an expired SSO session): a 403, not a 500."""
+    from local.gateway.management_auth import ManagementAuth
+
+    def broken() -> None:
+        raise RuntimeError("The SSO session has expired")
+
+    url = "http://127.0.0.1:1/test/@connections/c1"
+    headers = signed("GET", url)
+    scope = {"type": "http", "method": "GET", "path": "/test/@connections/c1", "query_string": b"",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    status, reply_headers, body = ManagementAuth("us-east-1", credentials=broken).refusal(scope, b"")
+    assert status == 403 and ("x-amzn-errortype", "UnrecognizedClientException") in reply_headers
+    assert ManagementAuth("us-east-1").refusal(scope, b"") is None  # the same request, readable keys
