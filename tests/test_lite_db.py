@@ -19,7 +19,7 @@ from omnichat.db.lite import Db
 from omnichat.db.engine import session_scope
 from omnichat.db.models import (ApiKey, AuthSession, Chat, Connection, Message, Setting, Stream, StreamSubscriber,
                                 UsageRecord, User)
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from omnichat.errors import Unauthorized
 from tests.helpers import make_user
 

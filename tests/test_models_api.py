@@ -10,7 +10,7 @@ import pytest
 from local.bedrock import create_app as bedrock_app
 from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from tests.helpers import assert_error, sign_up
 
 TEST_MODEL = "ollama/omnichat-test:latest"

@@ -20,7 +20,7 @@ from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.db.engine import session_scope
 from omnichat.db.models import UsageRecord
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from tests.helpers import Account, set_policy, sign_up
 
 OLLAMA_MODEL = "ollama/omnichat-test:latest"

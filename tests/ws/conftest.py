@@ -13,7 +13,7 @@ from local.ollama import create_app as ollama_app
 from local.serve import ServerThread, moto_server
 from omnichat.auth.principal import Principal
 from omnichat.config import get_settings
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from tests.helpers import make_user
 from tests.ws.harness import REGION, Harness
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnichat.db import lite
-from omnichat.models.catalog import ModelSettings, save_model_settings
+from omnichat.catalog.catalog import ModelSettings, save_model_settings
 from omnichat.db.engine import session_scope
 from tests.ws.conftest import TEST_MODEL
 from tests.ws.harness import of_type

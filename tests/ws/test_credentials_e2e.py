@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from local.gateway import start
 from local.gateway.server import RunningGateway
 from omnichat.config import get_settings
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from tests.helpers import PASSWORD
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -25,7 +25,7 @@ from omnichat.auth.principal import Principal
 from omnichat.config import Settings, get_settings
 from omnichat.db import lite
 from omnichat.errors import AppError
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from omnichat.providers.errors import ProviderError
 
 from . import chat, embeddings

@@ -17,8 +17,8 @@ from omnichat import usage
 from omnichat.auth.principal import Principal
 from omnichat.config import Settings
 from omnichat.db import lite
-from omnichat.models import catalog
-from omnichat.models.catalog import ResolvedModel
+from omnichat.catalog import catalog
+from omnichat.catalog.catalog import ResolvedModel
 from omnichat.providers import registry
 from omnichat.providers.types import Finish, Usage
 

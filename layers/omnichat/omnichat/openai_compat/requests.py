@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omnichat.models.catalog import ResolvedModel
+from omnichat.catalog.catalog import ResolvedModel
 from omnichat.providers.types import ChatRequest, ToolSpec
 
 from . import messages

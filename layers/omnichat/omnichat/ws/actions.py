@@ -13,7 +13,7 @@ from omnichat.chats import sends, service, tree
 from omnichat.chats.rows import ChatRow, MessageRow, get_message
 from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.models import catalog, pulls
+from omnichat.catalog import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.streaming import control

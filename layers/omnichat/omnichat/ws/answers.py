@@ -12,7 +12,7 @@ from omnichat.chats import context, rows, service, titles, tree
 from omnichat.chats.rows import ChatRow, MessageRow
 from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.models import catalog
+from omnichat.catalog import catalog
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.streaming import control, frames

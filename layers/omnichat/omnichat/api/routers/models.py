@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnichat.api.deps import SQL, AppSettings, CurrentUser
 from omnichat.errors import BadRequest
-from omnichat.models import catalog, pulls
+from omnichat.catalog import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 

@@ -21,7 +21,7 @@ from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.providers.types import ModelInfo
 
-log = logging.getLogger("omnichat.models")
+log = logging.getLogger("omnichat.catalog")
 KEY_PREFIX = "model:"
 VISIBILITIES = ("everyone", "admins")
 
