@@ -33,6 +33,11 @@ def state(client, alice, chat):
     ("PATCH", "/api/chats/{id}", {"json": {"titel": "typo"}}, 422, "validation_error"),
     ("PATCH", "/api/chats/{id}", {"json": ["a", "list"]}, 422, "validation_error"),
     ("PATCH", "/api/chats/{id}", {"json": {"title": "x" * 301}}, 422, "validation_error"),
+    ("PATCH", "/api/chats/{id}", {"json": {"title": None}}, 422, "validation_error"),  # null: no meaning here
+    ("PATCH", "/api/chats/{id}", {"json": {"pinned": None}}, 422, "validation_error"),
+    ("PATCH", "/api/chats/{id}", {"json": {"archived": None}}, 422, "validation_error"),
+    ("PATCH", "/api/chats/{id}", {"json": {"params": {"temperature": "hot", "context_chars": "x"}}},
+     400, "invalid_params"),
     ("POST", "/api/chats/{id}/messages", {"json": {"content": ""}}, 422, "validation_error"),
     ("POST", "/api/chats/{id}/messages", {"json": {"content": "x", "role": "system"}}, 422, "validation_error"),
     ("POST", "/api/chats/{id}/messages", {"json": {"content": "x" * 200_001}}, 400, "message_too_long"),

@@ -188,3 +188,132 @@ def test_import_rejects_broken_trees_and_saves_nothing(client, alice, messages, 
 def test_import_rejects_other_formats(client, alice):
     assert_error(client.post("/api/chats/import", json={"format": "chatgpt", "version": 1, "chats": []},
                              headers=alice.headers), 422, "validation_error")
+
+
+# ---- params: one set of rules (chats/params.py) ------------------------------------------
+
+@pytest.mark.parametrize("params", [
+    {"temperature": "hot", "context_chars": "x"},
+    {"max_tokens": 10 ** 12},  # past the 32,000 cap
+    {"max_tokens": 1.5},
+    {"top_p": 0},
+    {"temperature": True},
+    {"colour": "blue"},  # no such parameter
+])
+def test_params_are_refused_on_create_and_update(client, alice, params):
+    assert_error(client.post("/api/chats", json={"params": params}, headers=alice.headers), 400, "invalid_params")
+    chat = new_chat(client, alice, params={"temperature": 0.5})
+    assert_error(client.patch(f"/api/chats/{chat['id']}", json={"params": params}, headers=alice.headers),
+                 400, "invalid_params")
+    assert branch(client, alice, chat["id"])["chat"]["params"] == {"temperature": 0.5}
+    assert len(client.get("/api/chats", headers=alice.headers).json()["chats"]) == 1
+
+
+def test_valid_params_are_stored_and_null_clears_them(client, alice):
+    params = {"temperature": 1, "top_p": 0.9, "max_tokens": 32_000, "context_chars": 8_000}
+    chat = new_chat(client, alice, params=params)
+    assert chat["params"] == {**params, "temperature": 1.0}
+    r = client.patch(f"/api/chats/{chat['id']}", json={"params": {"max_tokens": 5, "top_p": None}},
+                     headers=alice.headers)
+    assert r.status_code == 200 and r.json()["params"] == {"max_tokens": 5}
+    r = client.patch(f"/api/chats/{chat['id']}", json={"params": None}, headers=alice.headers)
+    assert r.status_code == 200 and r.json()["params"] == {}
+
+
+def test_params_stored_before_the_rules_never_reach_a_provider(client, alice, db_url):
+    """A chat saved by an older version with `max_tokens` of 10^12 and a text temperature:
+    the request built for the model carries neither."""
+    from omnichat.chats import context
+    from omnichat.chats.rows import get_chat
+    from omnichat.db import lite
+
+    chat = new_chat(client, alice)
+    question = send(client, alice, chat["id"], "hello")
+    with lite.transaction(db_url) as db:
+        db.execute("UPDATE chats SET params = ? WHERE id = ?",
+                   {"max_tokens": 10 ** 12, "temperature": "hot", "context_chars": "x", "top_p": 0.5}, chat["id"])
+    with lite.transaction(db_url) as db:
+        row = get_chat(db, chat["id"])
+        last = context.tree.get_message(db, row, question["id"])
+        request = context.build_request(db, row, last, "m", {}, defaults={"max_tokens": 10 ** 9})
+    assert (request.max_tokens, request.temperature, request.top_p) == (None, None, 0.5)
+    assert [t.role for t in request.messages] == ["user"]
+
+
+# ---- import: linear, all or nothing, within the Lambda payload ----------------------------
+
+def leaf_first(count: int) -> list[dict]:
+    """One branch of `count` messages, listed from the newest back to the first."""
+    return [{"id": format(i, "x"), "parent_id": format(i - 1, "x") if i else None,
+             "role": "user" if i % 2 == 0 else "assistant", "content": "x"} for i in reversed(range(count))]
+
+
+def test_cycle_checks_take_linear_time():
+    """Counted, not timed: every id comparison the ordering makes. The first version kept
+    the walk in a list and compared each step with all of it (n^2 / 2 comparisons)."""
+    from omnichat.chats.transfer import _ordered
+
+    compared = 0
+
+    class Id(str):
+        def __eq__(self, other: object) -> bool:
+            nonlocal compared
+            compared += 1
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    count = 3_000
+    messages = [{**m, "id": Id(m["id"]), "parent_id": None if m["parent_id"] is None else Id(m["parent_id"])}
+                for m in leaf_first(count)]
+    ordered = _ordered(0, messages)
+    assert compared <= 10 * count, compared  # the first version: 4.5 million
+    assert [m["id"] for m in ordered] == [format(i, "x") for i in range(count)]
+
+
+def test_eighty_thousand_messages_listed_leaf_first_import_in_one_piece(client, alice, settings):
+    import json
+
+    doc = {"format": "omnichat.chats", "version": 1, "chats": [{"title": "long", "messages": leaf_first(80_000)}]}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    assert len(raw) <= settings.max_import_bytes
+    r = client.post("/api/chats/import", content=raw, headers={**alice.headers, "content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    chat = branch(client, alice, r.json()["chat_ids"][0], limit=2)
+    assert chat["chat"]["message_count"] == 80_000 and chat["has_more"]
+    assert [m["content"] for m in chat["messages"]] == ["x", "x"] and chat["messages"][-1]["role"] == "assistant"
+
+
+def test_import_bodies_past_the_lambda_payload_limit_are_413(client, alice, settings):
+    assert settings.max_import_bytes <= 6 * 1024 * 1024
+    doc = {"format": "omnichat.chats", "version": 1,
+           "chats": [{"title": "big", "messages": [{"id": "m", "role": "user",
+                                                    "content": "y" * settings.max_import_bytes}]}]}
+    assert_error(client.post("/api/chats/import", json=doc, headers=alice.headers), 413, "payload_too_large")
+    assert client.get("/api/chats", headers=alice.headers).json()["chats"] == []
+
+
+def test_an_import_past_its_deadline_commits_nothing(client, alice, db_url):
+    """The import checks its time budget as it writes: one that would end after API
+    Gateway gave up is rolled back, not committed behind the client's back."""
+    import time
+
+    from omnichat.auth.principal import Principal
+    from omnichat.chats import transfer
+    from omnichat.db import lite
+    from omnichat.errors import PayloadTooLarge
+
+    me = client.get("/api/auth/me", headers=alice.headers).json()
+    principal = Principal(me["id"], me["email"], me["role"])
+    chats = [{"title": f"chat {i}", "messages": leaf_first(10), "params": None} for i in range(3)]
+    with pytest.raises(PayloadTooLarge), lite.transaction(db_url) as db:
+        transfer.import_chats(db, principal, chats, deadline=time.monotonic() - 1)
+    assert client.get("/api/chats", headers=alice.headers).json()["chats"] == []
+
+
+def test_import_refuses_bad_params_naming_the_chat(client, alice):
+    doc = {"format": "omnichat.chats", "version": 1,
+           "chats": [{"title": "fine", "messages": []}, {"title": "bad", "params": {"max_tokens": 10 ** 12}}]}
+    error = assert_error(client.post("/api/chats/import", json=doc, headers=alice.headers), 400, "invalid_import")
+    assert "chats[1].params.max_tokens" in error["message"]
+    assert client.get("/api/chats", headers=alice.headers).json()["chats"] == []

@@ -43,7 +43,7 @@ def route_key_for(api: WsApi, body: str) -> str:
     """The route a message takes: the selection expression's value when it is a route key."""
     try:
         document: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON to this parser (too deep, huge ints): $default answers
         return "$default"
     path = api.selection_expression.strip("${}").split(".")[2:]  # $request.body.a.b -> [a, b]
     for part in path:

@@ -54,6 +54,9 @@ def test_null_means_not_given() -> None:
     ({"stream": "true"}, "stream"),
     ({"max_tokens": 1.0}, "max_tokens"),  # an integer, not a float
     ({"max_tokens": 0}, "max_tokens"),
+    ({"max_tokens": 32_001}, "max_tokens"),  # the platform's cap (chats/params.py), as on every surface
+    ({"max_tokens": 10 ** 12}, "max_tokens"),
+    ({"max_completion_tokens": 10 ** 30}, "max_completion_tokens"),
     ({"n": 0}, "n"),
     ({"model": ""}, "model"),
     ({"model": "m" * 301}, "model"),
@@ -103,3 +106,29 @@ def test_embedding_inputs(given: object) -> None:
 ])
 def test_bad_embedding_bodies(fields: dict, param: str) -> None:
     assert refused(EmbeddingsBody, json.dumps({"model": "m", **fields}).encode()).param == param
+
+
+def test_max_tokens_up_to_the_cap_is_taken() -> None:
+    assert chat(max_tokens=32_000).max_tokens == 32_000 and chat(max_completion_tokens=1).max_completion_tokens == 1
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"model": "m", "messages": ' + b"[" * 950 + b"]" * 950 + b"}",
+    b'{"model": "m", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    b'{"model": "m", "messages": [{"role": "user", "content": "a\\u0000"}]}',
+    b'{"model": "m", "messages": [], "max_tokens": ' + b"1" * 4301 + b"}",
+    b'{"model": "m", "messages": [], "temperature": NaN}',
+])
+def test_documents_no_later_step_could_handle_are_invalid_json(raw: bytes) -> None:
+    assert refused(ChatCompletionBody, raw).code == "invalid_json"
+
+
+@pytest.mark.parametrize("text", ["a\ud800", "\udfff", "nul\x00"])
+def test_the_shared_string_check_refuses_text_that_cannot_be_stored(text: str) -> None:
+    """checks.string, used by /v1 bodies and WebSocket frames alike."""
+    from omnichat.checks import Invalid, string
+
+    with pytest.raises(Invalid) as caught:
+        string()("content", text)
+    assert caught.value.param == "content" and "NUL" in caught.value.describe()
+    assert string()("content", "fine \U0001F600") == "fine \U0001F600"

@@ -49,7 +49,8 @@ class Settings:
     ws_max_connections_per_user: int = 20
     # Bodies above this many bytes answer 413; chat import gets its own, larger limit.
     max_body_bytes: int = 1 << 20
-    max_import_bytes: int = 20 << 20
+    # A synchronous Lambda takes a 6 MB event, the body in it JSON-escaped: 5 MiB leaves room.
+    max_import_bytes: int = 5 << 20
     max_message_chars: int = 200_000
     # Sign-in throttling: failures allowed per window, per account and per client address.
     signin_window_s: int = 15 * 60
@@ -111,7 +112,7 @@ class Settings:
             ws_ticket_ttl_s=min(60, _int(e.get("OMNICHAT_WS_TICKET_TTL"), 60)),
             ws_max_connections_per_user=max(1, _int(e.get("OMNICHAT_WS_MAX_CONNECTIONS_PER_USER"), 20)),
             max_body_bytes=_int(e.get("OMNICHAT_MAX_BODY_BYTES"), 1 << 20),
-            max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 20 << 20),
+            max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 5 << 20),
             default_signup_policy=e.get("OMNICHAT_SIGNUP_POLICY", "open"),
             signup_max_per_address=_int(e.get("OMNICHAT_SIGNUP_MAX_PER_ADDRESS"), 10),
             ollama_host=ollama_host.rstrip("/"),

@@ -4,9 +4,10 @@ authorization policy: the one place that says who may call what."""
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from omnichat import __version__
-from omnichat.api import errors
+from omnichat.api import errors, openapi
 from omnichat.api.deps import POLICIES
 from omnichat.api.limits import BodyLimitMiddleware
 from omnichat.api.routers import admin, auth, chats, keys, models
@@ -37,8 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
                        limits={"/api/chats/import": settings.max_import_bytes})
+    policies: dict[openapi.Operation, str] = {}
     for router, policy in _routers():
         app.include_router(router, dependencies=POLICIES[policy])
+        policies.update({(route.path_format, method): policy for route in router.routes
+                         if isinstance(route, APIRoute) for method in route.methods})
+    openapi.install(app, policies)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -4,17 +4,33 @@ in a field name is an error rather than a silently ignored change."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from omnichat.auth.api_keys import ApiKeyRow
 from omnichat.auth.users import UserRow
+from omnichat.chats import params as chat_params
 from omnichat.chats.rows import ChatRow, MessageRow
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # strict: JSON's types as they are (`"true"` or `1` is not a boolean), as the schema says.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def not_null(**constraints: Any) -> Any:
+    """A field of a partial update: left out, it is unchanged; `null` is refused (a 422),
+    as it has no meaning. Pydantic does not validate the unused default."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
+
+
+# Checked in the core (chats/params.py, a 400 `invalid_params`); described from the same rules.
+ChatParams = Annotated[dict[str, Any], WithJsonSchema(chat_params.JSON_SCHEMA)]
 
 
 # ---- auth ------------------------------------------------------------------------------
@@ -98,8 +114,6 @@ class PlatformSettings(Strict):
 
 
 # ---- chats -----------------------------------------------------------------------------
-ChatParams = dict[str, Any]
-
 
 class ChatCreateIn(Strict):
     title: str | None = Field(default=None, max_length=300)
@@ -109,9 +123,9 @@ class ChatCreateIn(Strict):
 
 
 class ChatUpdateIn(Strict):
-    title: str | None = Field(default=None, max_length=300)
-    pinned: bool | None = None
-    archived: bool | None = None
+    title: str = not_null(max_length=300)
+    pinned: bool = not_null()
+    archived: bool = not_null()
     model: str | None = Field(default=None, max_length=300)
     system_prompt: str | None = Field(default=None, max_length=20_000)
     params: ChatParams | None = None
@@ -124,7 +138,7 @@ class ChatOut(BaseModel):
     archived: bool
     model: str | None
     system_prompt: str | None
-    params: ChatParams
+    params: dict[str, Any]  # as stored
     current_leaf_id: str | None
     message_count: int
     created_at: datetime
@@ -191,7 +205,7 @@ class ChatDetailOut(BaseModel):
 
 # ---- export / import -------------------------------------------------------------------
 class ImportMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     id: str = Field(min_length=1, max_length=100)
     parent_id: str | None = Field(default=None, max_length=100)
     role: Literal["user", "assistant", "system"]
@@ -203,19 +217,19 @@ class ImportMessage(BaseModel):
 
 
 class ImportChat(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     title: str | None = Field(default=None, max_length=300)
     pinned: bool = False
     archived: bool = False
     model: str | None = Field(default=None, max_length=300)
     system_prompt: str | None = None
-    params: dict[str, Any] | None = None
+    params: ChatParams | None = None
     current_leaf_id: str | None = None
     messages: list[ImportMessage] = []
 
 
 class ImportIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     format: Literal["omnichat.chats"]
     version: Literal[1]
     chats: list[ImportChat]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from omnichat.chats import tree
+from omnichat.chats.params import usable
 from omnichat.chats.rows import ChatRow, MessageRow
 from omnichat.db.lite import Db
 from omnichat.providers.types import ChatRequest
@@ -41,7 +42,8 @@ def _branch_to(db: Db, chat: ChatRow, last: MessageRow) -> list[MessageRow]:
 
 def build_request(db: Db, chat: ChatRow, last: MessageRow, model_name: str, params: dict[str, Any],
                   defaults: dict[str, Any] | None = None) -> ChatRequest:
-    merged = {**(defaults or {}), **(chat.params or {}), **params}
+    # Stored values are re-checked: one saved before today's rules cannot reach a provider.
+    merged = {**usable(defaults), **usable(chat.params), **params}
     return ChatRequest(
         model=model_name,
         messages=tuple(history(db, chat, last, int(merged.get("context_chars", DEFAULT_CONTEXT_CHARS)))),

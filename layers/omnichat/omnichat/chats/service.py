@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from omnichat.auth.principal import Principal
+from omnichat.chats.params import checked as checked_params
 from omnichat.chats.rows import ChatRow, get_chat
 from omnichat.chats.titles import DEFAULT_TITLE
 from omnichat.db.lite import Db, like_escape, utcnow
@@ -46,18 +47,21 @@ def create(db: Db, principal: Principal, *, title: str | None = None, model: str
            archived: bool = False) -> ChatRow:
     now = utcnow()
     chat = ChatRow(id=new_id(), user_id=principal.user_id, title=clean_title(title) if title else DEFAULT_TITLE,
-                   pinned=pinned, archived=archived, model=model, system_prompt=system_prompt, params=params or {},
+                   pinned=pinned, archived=archived, model=model, system_prompt=system_prompt,
+                   params=checked_params(params) if params is not None else {},
                    current_leaf_id=None, message_count=0, created_at=now, updated_at=now)
     chat.insert(db)
     return chat
 
 
 def update_chat(db: Db, chat: ChatRow, changes: dict[str, Any]) -> ChatRow:
-    """`changes` holds some of UPDATABLE; the title is cleaned, `params: null` is `{}`."""
+    """`changes` holds some of UPDATABLE; the title is cleaned, `params` checked
+    (`params: null` is `{}`)."""
     if "title" in changes:
         changes = {**changes, "title": clean_title(changes["title"])}
     if "params" in changes:
-        changes = {**changes, "params": changes["params"] or {}}
+        params = changes["params"]
+        changes = {**changes, "params": checked_params(params) if params is not None else {}}
     values = {field: changes[field] for field in UPDATABLE if field in changes}
     values["updated_at"] = utcnow()
     db.execute(f"UPDATE chats SET {', '.join(f'{field} = ?' for field in values)} WHERE id = ?",

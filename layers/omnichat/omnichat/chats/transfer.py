@@ -3,19 +3,24 @@ every chat and message gets a new id, parents are remapped, and the tree is chec
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from omnichat.auth.principal import Principal
 from omnichat.chats import service
+from omnichat.chats.params import checked as checked_params
 from omnichat.chats.rows import ChatRow, MessageRow
 from omnichat.db.lite import Db, utcnow
-from omnichat.errors import BadRequest
+from omnichat.errors import BadRequest, PayloadTooLarge
 from omnichat.ids import new_id
 
 FORMAT = "omnichat.chats"
 VERSION = 1
 MAX_IMPORT_MESSAGES = 200_000
 _FINAL_STATUSES = ("complete", "stopped", "error")
+_BATCH = 5_000  # messages written between two looks at the deadline
+# An import must end (commit or roll back) before API Gateway's 29 s integration timeout.
+TIME_BUDGET_S = 20.0
 
 
 def _message_json(m: MessageRow) -> dict[str, Any]:
@@ -40,47 +45,59 @@ def export_chats(db: Db, principal: Principal) -> dict[str, Any]:
 
 
 def _ordered(chat_index: int, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages with every parent before its children; rejects dangling parents and cycles."""
+    """Messages with every parent before its children; rejects dangling parents and cycles.
+    Linear time: each message joins one walk up its ancestors, and a walk stops at the
+    first message whose depth is known (in any order of listing, leaf-first included)."""
     by_id = {m["id"]: m for m in messages}
     if len(by_id) != len(messages):
         raise BadRequest(f"chats[{chat_index}] has duplicate message ids", code="invalid_import")
     depth: dict[str, int] = {}
-
-    def resolve(mid: str) -> int:
-        chain = []
+    for m in messages:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        mid = m["id"]
         while mid not in depth:
-            m = by_id[mid]
-            parent = m["parent_id"]
+            parent = by_id[mid]["parent_id"]
             if parent is None:
                 depth[mid] = 0
                 break
             if parent not in by_id:
                 raise BadRequest(f"chats[{chat_index}]: message {mid} has an unknown parent",
                                  code="invalid_import")
-            if mid in chain:
+            if mid in on_chain:
                 raise BadRequest(f"chats[{chat_index}] has a cycle in its messages", code="invalid_import")
             chain.append(mid)
+            on_chain.add(mid)
             mid = parent
         for child in reversed(chain):
             depth[child] = depth[by_id[child]["parent_id"]] + 1
-        return depth[mid]
-
-    for m in messages:
-        resolve(m["id"])
     return sorted(messages, key=lambda m: depth[m["id"]])
 
 
-def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]]) -> list[ChatRow]:
-    """`chats` is the validated `chats` list of an export (see api/schemas.py)."""
+def _checked_params(index: int, params: Any) -> dict[str, Any] | None:
+    try:
+        return checked_params(params, f"chats[{index}].params") if params is not None else None
+    except BadRequest as fault:
+        raise BadRequest(fault.message, code="invalid_import") from None
+
+
+def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]],
+                 deadline: float | None = None) -> list[ChatRow]:
+    """`chats` is the validated `chats` list of an export (see api/schemas.py). All or
+    nothing: the whole file is checked before the first write, and an import still running
+    at `deadline` (time.monotonic()) is refused, its transaction rolled back, rather than
+    committed after the client was told it timed out."""
     total = sum(len(c["messages"]) for c in chats)
     if total > MAX_IMPORT_MESSAGES:
         raise BadRequest(f"An import holds at most {MAX_IMPORT_MESSAGES} messages", code="import_too_large")
+    checked = [(data, _ordered(index, data["messages"]), _checked_params(index, data.get("params")))
+               for index, data in enumerate(chats)]
     created = []
-    for index, data in enumerate(chats):
-        ordered = _ordered(index, data["messages"])
+    for data, ordered, params in checked:
+        _in_time(deadline)
         chat = service.create(db, principal, title=data.get("title") or "Imported chat",
                               model=data.get("model"), system_prompt=data.get("system_prompt"),
-                              params=data.get("params"), pinned=bool(data.get("pinned")),
+                              params=params, pinned=bool(data.get("pinned")),
                               archived=bool(data.get("archived")))
         new_ids: dict[str, str] = {}
         depths: dict[str, int] = {}
@@ -95,9 +112,17 @@ def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]]) -> l
                 id=nid, chat_id=chat.id, parent_id=parent, depth=depths[nid], role=m["role"], content=m["content"],
                 reasoning=m.get("reasoning"), model=m.get("model"), status=status, error=None, usage=m.get("usage"),
                 client_message_id=None, created_at=now, updated_at=now)))
-        db.insert_many("messages", rows)
+        for start in range(0, len(rows), _BATCH):
+            _in_time(deadline)
+            db.insert_json_rows("messages", rows[start:start + _BATCH])
         leaf = new_ids.get(data.get("current_leaf_id") or "") or (rows[-1]["id"] if rows else None)
         db.execute("UPDATE chats SET current_leaf_id = ?, message_count = ? WHERE id = ?", leaf, len(rows), chat.id)
         chat.current_leaf_id, chat.message_count = leaf, len(rows)
         created.append(chat)
     return created
+
+
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise PayloadTooLarge("The import could not finish in time: nothing was imported. Split the file "
+                              "into smaller ones.", code="import_too_large")

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
+from omnichat.checks import NotJson, load_json
 from omnichat.providers.types import ContentBlock, ImageBlock, Message, TextBlock, ToolResultBlock, ToolUseBlock
 
 from .errors import GatewayError, invalid
@@ -187,8 +187,8 @@ def _tool_use(call: Any, where: str) -> ToolUseBlock:
         raise invalid(f"{where}.function.arguments", "Tool call arguments must be a JSON string.",
                       code="invalid_type")
     try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
+        parsed = load_json(arguments) if arguments.strip() else {}
+    except NotJson:
         raise invalid(f"{where}.function.arguments", "Tool call arguments are not valid JSON.",
                       code="invalid_value") from None
     if not isinstance(parsed, dict):

@@ -12,13 +12,13 @@ does."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from omnichat.checks import (Fields, Invalid, array, boolean, integer, json_object, nested, number, one_of,
-                             string)
+from omnichat.chats.params import MAX_TOKENS_CHECK
+from omnichat.checks import (Fields, Invalid, NotJson, array, boolean, integer, json_object, load_json, nested,
+                             number, one_of, string)
 
 from .errors import GatewayError, invalid
 
@@ -89,9 +89,9 @@ class EmbeddingsBody:
 def parse(body_type: type[T], raw: bytes) -> T:
     """The body validated as `body_type`, or a 400 naming the parameter at fault."""
     try:
-        data = json.loads(raw or b"")
-    except ValueError:
-        raise GatewayError(400, "The request body is not valid JSON", code="invalid_json") from None
+        data = load_json(raw or b"")
+    except NotJson as fault:
+        raise GatewayError(400, str(fault), code="invalid_json") from None
     if not isinstance(data, dict):
         raise GatewayError(400, "The request body must be a JSON object", code="invalid_json")
     try:
@@ -150,8 +150,8 @@ def _chat_completion(o: Fields) -> ChatCompletionBody:
         messages=o.required("messages", array(json_object, min_length=1)),
         stream=o.optional("stream", boolean, False),
         stream_options=o.optional("stream_options", nested(_stream_options)),
-        max_tokens=o.optional("max_tokens", integer(1)),
-        max_completion_tokens=o.optional("max_completion_tokens", integer(1)),
+        max_tokens=o.optional("max_tokens", MAX_TOKENS_CHECK),  # the platform's cap (chats/params.py)
+        max_completion_tokens=o.optional("max_completion_tokens", MAX_TOKENS_CHECK),
         temperature=o.optional("temperature", number(0, 2)),
         top_p=o.optional("top_p", number(0, 1)),
         stop=o.optional("stop", _stop),

@@ -11,7 +11,7 @@ from typing import Any
 
 from omnichat.auth import policies, standing
 from omnichat.auth.principal import Principal
-from omnichat.checks import Invalid
+from omnichat.checks import Invalid, storable
 from omnichat.db import lite
 from omnichat.errors import AppError
 from omnichat.ws import actions, schemas
@@ -89,10 +89,11 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
         s.principal = current_principal(s.db_url, s.principal)
         raw = parse(body, is_base64)
         request_id = raw.get("request_id")
-        s.request_id = request_id if isinstance(request_id, str) and len(request_id) <= 100 else None
+        s.request_id = request_id if isinstance(request_id, str) and len(request_id) <= 100 \
+            and storable(request_id) else None  # never echo what cannot be encoded
         client_message_id = raw.get("client_message_id")  # echoed in errors, as request_id
         s.client_message_id = (client_message_id if isinstance(client_message_id, str)
-                               and len(client_message_id) <= 100 else None)
+                               and len(client_message_id) <= 100 and storable(client_message_id) else None)
         action = raw.get("action")
         if not isinstance(action, str) or action not in schemas.ACTIONS:
             raise WsError("unknown_action", f"Unknown action {action!r}; see docs/websocket-protocol.md")

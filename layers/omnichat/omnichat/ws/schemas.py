@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
-from omnichat.checks import Check, Fields, Invalid, integer, nested, number, string
+from omnichat.chats.params import SEND_CHECKS
+from omnichat.checks import Check, Fields, Invalid, integer, nested, string
 
 ID = string(1, 36)
 
@@ -99,7 +100,7 @@ def _part(f: Fields) -> Part:
     return part
 
 
-PARAMS = {"temperature": number(0, 2), "top_p": number(0, 1, above_minimum=True), "max_tokens": integer(1, 32_000)}
+PARAMS = SEND_CHECKS  # one set of rules for every surface (chats/params.py)
 # Every frame field but `action` (known before a frame is read), by name: the same name is
 # checked the same way in every action.
 FIELDS: dict[str, Check[Any]] = {

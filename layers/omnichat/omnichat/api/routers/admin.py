@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from omnichat import settings_store, usage
 from omnichat.api.deps import SQL, AppSettings
+from omnichat.api.inputs import CheckedRoute
+from omnichat.api.openapi import error_responses
 from omnichat.api.schemas import PlatformSettings, RoleIn, UserOut
 from omnichat.auth import admin as users_admin
 from omnichat.auth import users
 from omnichat.db.lite import utcnow
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(route_class=CheckedRoute, prefix="/api/admin", tags=["admin"])
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -30,12 +32,12 @@ def approve(user_id: str, db: SQL) -> UserOut:
     return UserOut.of(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id}", response_model=UserOut, responses=error_responses(409))
 def change_role(user_id: str, body: RoleIn, db: SQL) -> UserOut:
     return UserOut.of(users_admin.set_role(db, user_id, body.role))
 
 
-@router.delete("/users/{user_id}", status_code=204)
+@router.delete("/users/{user_id}", status_code=204, responses=error_responses(409))
 def delete_user(user_id: str, db: SQL) -> Response:
     users_admin.delete_user(db, user_id)
     return Response(status_code=204)

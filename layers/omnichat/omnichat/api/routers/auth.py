@@ -5,17 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from omnichat.api.deps import SQL, AppSettings, CurrentUser, client_address
+from omnichat.api.inputs import CheckedRoute
+from omnichat.api.openapi import error_responses
 from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, SignUpOut, TicketOut, UserOut
 from omnichat.auth import tickets, users
 from omnichat.config import app_jwt_secret
 
-public = APIRouter(prefix="/api/auth", tags=["auth"])
-account = APIRouter(prefix="/api/auth", tags=["auth"])  # pending accounts too
-session = APIRouter(prefix="/api/auth", tags=["auth"])  # signed-in sessions, not API keys
-tickets_router = APIRouter(prefix="/api/auth", tags=["auth"])  # approved users
+public = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])
+account = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])  # pending accounts too
+# signed-in sessions, not API keys
+session = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])
+tickets_router = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])  # approved users
 
 
-@public.post("/signup", status_code=202, response_model=SignUpOut)
+@public.post("/signup", status_code=202, response_model=SignUpOut, responses=error_responses(403, 429))
 def sign_up(body: SignUpIn, request: Request, db: SQL, settings: AppSettings) -> SignUpOut:
     # The same answer whether the email was new or taken, and no session: the client signs
     # in next, as for any account (docs/security.md, "Sign-up").
@@ -23,7 +26,7 @@ def sign_up(body: SignUpIn, request: Request, db: SQL, settings: AppSettings) ->
     return SignUpOut()
 
 
-@public.post("/signin", response_model=SessionOut)
+@public.post("/signin", response_model=SessionOut, responses=error_responses(401, 403, 429))
 def sign_in(body: SignInIn, request: Request, db: SQL, settings: AppSettings) -> SessionOut:
     token, user = users.sign_in(db, settings, app_jwt_secret(request.app.state), body.email, body.password,
                                 client_address(request))
@@ -41,7 +44,7 @@ def me(principal: CurrentUser, db: SQL) -> UserOut:
     return UserOut.of(users.get_user(db, principal.user_id))
 
 
-@session.post("/password", status_code=204)
+@session.post("/password", status_code=204, responses=error_responses(429))
 def change_password(body: PasswordChangeIn, principal: CurrentUser, db: SQL) -> Response:
     users.change_password(db, principal, body.current_password, body.new_password)
     return Response(status_code=204)

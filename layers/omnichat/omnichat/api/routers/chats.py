@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Query, Response
 
 from omnichat.api.deps import SQL, AppSettings, CurrentUser
+from omnichat.api.inputs import CheckedRoute
 from omnichat.api.schemas import (
     ChatCreateIn,
     ChatDetailOut,
@@ -21,7 +24,7 @@ from omnichat.chats import service, transfer, tree
 from omnichat.chats.rows import ChatRow
 from omnichat.errors import BadRequest
 
-router = APIRouter(prefix="/api/chats", tags=["chats"])
+router = APIRouter(route_class=CheckedRoute, prefix="/api/chats", tags=["chats"])
 
 Limit = Query(50, ge=1, le=200)
 
@@ -67,7 +70,8 @@ def export_chats(principal: CurrentUser, db: SQL) -> dict:
 
 @router.post("/import", status_code=201)
 def import_chats(body: ImportIn, principal: CurrentUser, db: SQL) -> dict:
-    chats = transfer.import_chats(db, principal, [c.model_dump() for c in body.chats])
+    deadline = time.monotonic() + transfer.TIME_BUDGET_S
+    chats = transfer.import_chats(db, principal, [c.model_dump() for c in body.chats], deadline)
     return {"imported": len(chats), "chat_ids": [c.id for c in chats]}
 
 
@@ -95,7 +99,8 @@ def list_messages(chat_id: str, principal: CurrentUser, db: SQL, limit: int = Li
     return _detail(db, service.get_owned(db, principal, chat_id), before, limit)
 
 
-@router.post("/{chat_id}/messages", response_model=MessageOut)
+@router.post("/{chat_id}/messages", response_model=MessageOut,
+             responses={201: {"model": MessageOut, "description": "Added"}})
 def append_message(chat_id: str, body: MessageIn, response: Response, principal: CurrentUser, db: SQL,
                    settings: AppSettings) -> MessageOut:
     _check_length(settings, body.content)
@@ -106,7 +111,8 @@ def append_message(chat_id: str, body: MessageIn, response: Response, principal:
     return MessageOut.of(message)
 
 
-@router.post("/{chat_id}/messages/{message_id}/edit", status_code=201, response_model=MessageOut)
+@router.post("/{chat_id}/messages/{message_id}/edit", status_code=201, response_model=MessageOut,
+             responses={200: {"model": MessageOut, "description": "Already made (the same client_message_id)"}})
 def edit_message(chat_id: str, message_id: str, body: MessageEditIn, response: Response,
                  principal: CurrentUser, db: SQL, settings: AppSettings) -> MessageOut:
     _check_length(settings, body.content)

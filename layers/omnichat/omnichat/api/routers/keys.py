@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from omnichat.api.deps import SQL, CurrentUser
+from omnichat.api.inputs import CheckedRoute
 from omnichat.api.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from omnichat.auth import api_keys
 
-router = APIRouter(prefix="/api/keys", tags=["api keys"])
+router = APIRouter(route_class=CheckedRoute, prefix="/api/keys", tags=["api keys"])
 
 
 @router.get("", response_model=list[ApiKeyOut])

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnichat.api.deps import SQL, AppSettings, CurrentUser
-from omnichat.errors import BadRequest
+from omnichat.api.inputs import CheckedRoute
+from omnichat.api.openapi import error_responses
+from omnichat.api.schemas import ChatParams, not_null
 from omnichat.catalog import catalog, pulls
+from omnichat.chats.params import checked as checked_params
+from omnichat.errors import BadRequest
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 
-router = APIRouter(prefix="/api/models", tags=["models"])
-admin_router = APIRouter(prefix="/api/models", tags=["models"])
+router = APIRouter(route_class=CheckedRoute, prefix="/api/models", tags=["models"])
+admin_router = APIRouter(route_class=CheckedRoute, prefix="/api/models", tags=["models"])
 log = logging.getLogger("omnichat.api.models")
 
 
@@ -39,15 +43,15 @@ class ModelListOut(BaseModel):
 
 
 class ModelPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    enabled: bool | None = None
-    display_name: str | None = Field(default=None, max_length=200)
-    visibility: str | None = Field(default=None, pattern="^(everyone|admins)$")
-    params: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="forbid", strict=True)
+    enabled: bool = not_null()
+    display_name: str | None = Field(default=None, max_length=200)  # null: the provider's name
+    visibility: Literal["everyone", "admins"] = not_null()
+    params: ChatParams | None = None  # the model's defaults; null: none
 
 
 class PullIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     model: str = Field(min_length=1, max_length=300)
 
 
@@ -71,8 +75,11 @@ async def list_models(principal: CurrentUser, sql: SQL, settings: AppSettings, r
 def update_model(model_id: str, body: ModelPatch, sql: SQL) -> dict[str, Any]:
     catalog.split_id(model_id)
     ms = catalog.model_settings(sql, model_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        setattr(ms, field, value if field != "params" else (value or {}))
+    changes = body.model_dump(exclude_unset=True)
+    if "params" in changes:
+        changes["params"] = checked_params(changes["params"]) if changes["params"] is not None else {}
+    for field, value in changes.items():
+        setattr(ms, field, value)
     catalog.save_model_settings(sql, model_id, ms)
     return {"id": model_id, **ms.__dict__}
 
@@ -94,7 +101,8 @@ def list_pulls(db: SQL, limit: int = Query(50, ge=1, le=200)) -> list[dict[str, 
              "updated_at": p.updated_at, "finished_at": p.finished_at} for p in pulls.recent_pulls(db, limit)]
 
 
-@admin_router.post("/pull")
+@admin_router.post("/pull", responses={**error_responses(404), 200: {
+    "description": "Progress objects, one JSON object per line", "content": {"application/x-ndjson": {}}}})
 async def pull_model(body: PullIn, settings: AppSettings) -> StreamingResponse:
     """Streams Ollama's progress objects as NDJSON; an error mid-way is a last
     `{"error": {...}}` line (the status is already sent)."""
