@@ -1,0 +1,147 @@
+"""The model catalog over REST, against the local Ollama (deterministic model) and the
+Bedrock emulator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.bedrock import create_app as bedrock_app
+from local.ollama import create_app as ollama_app
+from local.serve import ServerThread
+from omnichat.catalog import catalog
+from tests.helpers import assert_error, sign_up
+
+TEST_MODEL = "ollama/omnichat-test:latest"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    with ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True)) as ollama, \
+            ServerThread(bedrock_app()) as bedrock:
+        yield ollama, bedrock
+
+
+@pytest.fixture
+def live_settings(settings, servers, monkeypatch):
+    ollama, bedrock = servers
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    catalog.invalidate_cache()
+    return settings.with_overrides(ollama_host=ollama.url, bedrock_enabled=True, bedrock_runtime_endpoint=bedrock.url,
+                                   bedrock_endpoint=bedrock.url)
+
+
+@pytest.fixture
+def app(live_settings):
+    from omnichat.api.app import create_app
+
+    return create_app(live_settings)
+
+
+@pytest.fixture
+def people(client):
+    return sign_up(client, "admin@example.com"), sign_up(client, "user@example.com")
+
+
+def ids(client, who, **params):
+    r = client.get("/api/models", params=params, headers=who.headers)
+    assert r.status_code == 200, r.text
+    return [m["id"] for m in r.json()["models"]]
+
+
+def test_listing_merges_both_providers(client, people):
+    admin, _ = people
+    body = client.get("/api/models", headers=admin.headers).json()
+    found = {m["id"]: m for m in body["models"]}
+    assert TEST_MODEL in found and found[TEST_MODEL]["provider"] == "ollama"
+    assert any(i.startswith("bedrock/") for i in found) and body["unavailable"] == {}
+
+
+def test_admin_settings_hide_and_disable_models(client, people):
+    admin, user = people
+    r = client.patch(f"/api/models/{TEST_MODEL}", json={"visibility": "admins", "display_name": "Test"},
+                     headers=admin.headers)
+    assert r.status_code == 200 and r.json()["visibility"] == "admins"
+    assert TEST_MODEL not in ids(client, user)
+    admin_view = {m["id"]: m for m in client.get("/api/models", headers=admin.headers).json()["models"]}
+    assert admin_view[TEST_MODEL]["display_name"] == "Test"
+    client.patch(f"/api/models/{TEST_MODEL}", json={"visibility": "everyone", "enabled": False}, headers=admin.headers)
+    assert TEST_MODEL not in ids(client, user)
+    client.patch(f"/api/models/{TEST_MODEL}", json={"enabled": True}, headers=admin.headers)
+    assert TEST_MODEL in ids(client, user)
+
+
+def test_model_patch_validates(client, people):
+    admin, _ = people
+    assert_error(client.patch("/api/models/openai/gpt-4", json={"enabled": False}, headers=admin.headers),
+                 404, "model_not_found")
+    assert_error(client.patch(f"/api/models/{TEST_MODEL}", json={"visibility": "friends"}, headers=admin.headers), 422)
+
+
+def test_pull_streams_progress_and_errors(client, people):
+    admin, _ = people
+    r = client.post("/api/models/pull", json={"model": "ollama/no-such-model:1b"}, headers=admin.headers)
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert r.status_code == 200 and lines[-1]["error"]["code"]
+    assert_error(client.post("/api/models/pull", json={"model": "bedrock/x"}, headers=admin.headers), 400,
+                 "invalid_model")
+
+
+def test_delete_unknown_model_is_not_found(client, people):
+    admin, _ = people
+    assert_error(client.delete("/api/models/ollama/no-such-model:1b", headers=admin.headers), 404)
+
+
+def test_one_provider_down_does_not_hide_the_other(client, people, live_settings, app):
+    admin, _ = people
+    app.state.settings = live_settings.with_overrides(ollama_host="http://127.0.0.1:1")
+    catalog.invalidate_cache()
+    body = client.get("/api/models", headers=admin.headers).json()
+    assert "ollama" in body["unavailable"] and all(m["provider"] == "bedrock" for m in body["models"])
+
+
+@pytest.mark.parametrize("field", ["enabled", "visibility"])
+def test_a_null_setting_is_refused_and_never_stored(client, people, field):
+    admin, user = people
+    assert_error(client.patch(f"/api/models/{TEST_MODEL}", json={field: None}, headers=admin.headers),
+                 422, "validation_error")
+    assert TEST_MODEL in ids(client, user)
+    saved = {m["id"]: m for m in client.get("/api/models", headers=admin.headers).json()["models"]}[TEST_MODEL]
+    assert (saved["enabled"], saved["visibility"]) == (True, "everyone")
+
+
+def test_model_defaults_follow_the_chat_params_rules(client, people):
+    admin, _ = people
+    for params in ({"max_tokens": 10 ** 12}, {"temperature": "hot"}, {"context_chars": "x"}, {"colour": 1}):
+        assert_error(client.patch(f"/api/models/{TEST_MODEL}", json={"params": params}, headers=admin.headers),
+                     400, "invalid_params")
+    r = client.patch(f"/api/models/{TEST_MODEL}", json={"params": {"temperature": 1, "context_chars": 5000}},
+                     headers=admin.headers)
+    assert r.status_code == 200 and r.json()["params"] == {"temperature": 1.0, "context_chars": 5000}
+
+
+def test_settings_stored_with_bad_values_are_read_defensively(client, people, db_url, live_settings):
+    """Saved by the version that took `{"enabled": null}`: the listings still answer, the
+    model fails closed (hidden from users, shown disabled to admins, who can repair it)."""
+    from fastapi.testclient import TestClient
+
+    from omnichat import settings_store
+    from omnichat.db import lite
+    from omnichat.openai_compat.app import create_app as gateway_app
+
+    admin, user = people
+    with lite.transaction(db_url) as db:
+        settings_store.set_value(db, catalog.KEY_PREFIX + TEST_MODEL, {
+            "enabled": None, "visibility": None, "display_name": 7, "params": {"max_tokens": 10 ** 12}})
+    shown = {m["id"]: m for m in client.get("/api/models", headers=admin.headers).json()["models"]}[TEST_MODEL]
+    assert (shown["enabled"], shown["visibility"], shown["params"]) == (False, "admins", {})
+    assert TEST_MODEL not in ids(client, user)
+    with TestClient(gateway_app(live_settings)) as v1:
+        r = v1.get("/v1/models", headers=admin.headers)
+        assert r.status_code == 200 and r.json()["data"], r.text
+    r = client.patch(f"/api/models/{TEST_MODEL}", json={"enabled": True, "visibility": "everyone"},
+                     headers=admin.headers)
+    assert r.status_code == 200 and TEST_MODEL in ids(client, user)
