@@ -14,44 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from local import sigv4
+from omnichat.aws.sigv4 import Credentials, credentials
 
 SERVICE = "execute-api"
 log = logging.getLogger("local.gateway")
 Reply = tuple[int, list[tuple[str, str]], bytes]
 
 
-@dataclass(frozen=True)
-class Credentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
-
-
-_chain: Any = None  # botocore's credential chain, built once (it refreshes itself)
-_chain_lock = threading.Lock()
-
-
 def function_credentials() -> Credentials | None:
-    """The credentials the functions in this process sign with: the environment's, else
-    botocore's credential chain; None when there are none."""
-    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if access and secret:
-        return Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
-    global _chain
-    with _chain_lock:
-        if _chain is None:
-            import botocore.session
-
-            _chain = botocore.session.get_session().get_credentials() or False
-    if not _chain:
-        return None
-    frozen = _chain.get_frozen_credentials()
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    """The credentials the functions in this process sign with: the ones omnichat.aws
+    signs with (the environment's keys, else botocore's chain)."""
+    return credentials()
 
 
 def function_region(default: str) -> str:
