@@ -13,17 +13,37 @@ PROMPT = ("Write a title of at most six words for a conversation that starts wit
           "Answer with the title only, no quotes.\n\n{question}")
 
 
-def fallback_title(question: str) -> str:
-    words = " ".join(question.split())
+def shorten(text: str) -> str:
+    """At most MAX_TITLE characters, cut at a word boundary with "…"."""
+    words = " ".join(text.split())
     if len(words) <= MAX_TITLE:
-        return words or DEFAULT_TITLE
-    return words[:MAX_TITLE].rsplit(" ", 1)[0] + "…"
+        return words
+    cut = words[:MAX_TITLE - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:-") + "…"
+
+
+def fallback_title(question: str) -> str:
+    return shorten(question) or DEFAULT_TITLE
+
+
+# What small models put around a title: "Sure! Here's a title for the conversation:",
+# "Title: …", quotes, Markdown emphasis and headings.
+_PREAMBLE = re.compile(r"^(sure|okay|ok|certainly|of course|here(?:'s| is| are)|a (?:short |possible )?title|"
+                       r"suggested title|title suggestion)\b", re.I)
+_LABEL = re.compile(r"^(?:(?:chat|conversation|suggested)\s+)?title\s*[:\-–]\s*", re.I)
+_WRAPPING = " \"'*#`_“”‘’«»[]()"
 
 
 def clean(raw: str) -> str:
-    line = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
-    line = re.sub(r"^(title\s*:\s*)", "", line.strip(), flags=re.I).strip(" \"'*#`")
-    return line[:MAX_TITLE].strip()
+    """The title in a model's answer, or "" when there is none: the first line that is not
+    a preamble ("Here's a title for the conversation:"), without labels, quotes, Markdown
+    or a final full stop, cut at a word boundary."""
+    for line in raw.strip().splitlines():
+        line = _LABEL.sub("", line.strip().strip(_WRAPPING)).strip(_WRAPPING)
+        if not line or line.endswith(":") or (_PREAMBLE.match(line) and len(line.split()) > 3):
+            continue
+        return shorten(line.rstrip(".!;,").strip(_WRAPPING))
+    return ""
 
 
 async def generate(provider: ChatProvider, model_name: str, question: str) -> tuple[str, Finish | None]:
