@@ -17,7 +17,7 @@ from tests.helpers import sign_up
 ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]  # schemathesis' default, less 3xx and 5xx
 CONFIG = {
     "seed": 15,
-    "generation": {"max-examples": 6, "no-shrink": True, "database": "none"},
+    "generation": {"max-examples": 4, "no-shrink": True, "database": "none"},
     "phases": {"stateful": {"enabled": False}},
     "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
     "operations": [
