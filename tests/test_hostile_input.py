@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import http.client
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
 from local.serve import ServerThread
-from omnichat.api.app import create_app as rest_app
 from omnichat.openai_compat.app import create_app as gateway_app
 from tests.helpers import sign_up
 

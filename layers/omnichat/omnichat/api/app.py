@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router, policy in _routers():
         app.include_router(router, dependencies=POLICIES[policy])
         policies.update({(route.path_format, method): policy for route in router.routes
-                         if isinstance(route, APIRoute) for method in route.methods})
+                         if isinstance(route, APIRoute) for method in route.methods or ()})
     openapi.install(app, policies)
 
     @app.get("/api/health", tags=["meta"])

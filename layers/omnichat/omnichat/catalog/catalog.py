@@ -38,7 +38,7 @@ class ModelSettings:
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def stored(cls, value: Any) -> "ModelSettings":
+    def stored(cls, value: Any) -> ModelSettings:
         """Settings as saved, read defensively: a value of the wrong type (saved by an older
         version, or by hand) fails closed (disabled, admins only) instead of breaking every
         listing; the admin still sees the model and can repair it."""
