@@ -51,6 +51,9 @@ class Settings:
     max_body_bytes: int = 1 << 20
     # A synchronous Lambda takes a 6 MB event, the body in it JSON-escaped: 5 MiB leaves room.
     max_import_bytes: int = 5 << 20
+    # An import still running after this long is rolled back: it must end before API
+    # Gateway's 29 s integration timeout, or the client is told it failed while it commits.
+    import_budget_s: float = 20.0
     max_message_chars: int = 200_000
     # Sign-in throttling: failures allowed per window, per account and per client address.
     signin_window_s: int = 15 * 60

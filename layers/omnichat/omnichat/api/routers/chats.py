@@ -69,8 +69,8 @@ def export_chats(principal: CurrentUser, db: SQL) -> dict:
 
 
 @router.post("/import", status_code=201)
-def import_chats(body: ImportIn, principal: CurrentUser, db: SQL) -> dict:
-    deadline = time.monotonic() + transfer.TIME_BUDGET_S
+def import_chats(body: ImportIn, principal: CurrentUser, db: SQL, settings: AppSettings) -> dict:
+    deadline = time.monotonic() + settings.import_budget_s
     chats = transfer.import_chats(db, principal, [c.model_dump() for c in body.chats], deadline)
     return {"imported": len(chats), "chat_ids": [c.id for c in chats]}
 
