@@ -1,13 +1,20 @@
 // The chat WebSocket (docs/websocket-protocol.md): a ticket from REST, then one socket
 // that reconnects with backoff, queues frames while it is down, and re-sends sends and
 // edits that were never acknowledged (they are idempotent on client_message_id).
+// A socket can die silently (the network goes, nothing closes it): a heartbeat finds out.
+// Every PING_EVERY_MS of silence, and when a send is not acknowledged within ACK_WITHIN_MS,
+// the page pings; no answer within PONG_WITHIN_MS and the socket is given up for dead,
+// the page says "Reconnecting…", and the unacknowledged sends go again on the next socket
+// with the same client_message_id (the server answers a repeat `created: false`).
 import config from './config.js';
 import { api } from './api.js';
 import { newId } from './ids.js';
 import { toast, dismiss } from './toasts.svelte.js';
 
 const MAX_FRAME_BYTES = 30_000; // API Gateway takes 32 KB frames: keep a margin
-const PING_EVERY_MS = 4 * 60_000; // API Gateway drops idle connections after 10 minutes
+const PING_EVERY_MS = 20_000; // also keeps API Gateway (10 minutes idle) from dropping it
+const ACK_WITHIN_MS = 3_000;
+const PONG_WITHIN_MS = 6_000;
 const RESENDABLE = new Set(['chat.send', 'chat.edit']);
 const encoder = new TextEncoder();
 
@@ -18,6 +25,8 @@ let wanted = false;
 let everOpened = false;
 let reconnectTimer = null;
 let pingTimer = null;
+let pongTimer = null; // set while a ping waits for its answer
+let lastHeard = 0; // when the socket last brought a frame
 let lostToast = null; // the "connection lost" toast while it is up
 const queue = []; // frames waiting for an open socket
 const unacked = new Map(); // request_id -> frames (sends/edits) until their ack or error
@@ -48,7 +57,7 @@ export function disconnect() {
   wanted = false;
   clearTimeout(reconnectTimer);
   reconnectTimer = null;
-  clearInterval(pingTimer);
+  stopHeartbeat();
   queue.length = 0;
   unacked.clear();
   everOpened = false;
@@ -102,8 +111,7 @@ async function open() {
       lostToast = null;
       toast('Reconnected', { kind: 'success' });
     }
-    clearInterval(pingTimer);
-    pingTimer = setInterval(() => send({ action: 'ping' }), PING_EVERY_MS);
+    startHeartbeat();
     // Unacknowledged sends first (they were sent before anything still queued).
     const pending = [...unacked.values()].flat();
     const queued = queue.splice(0);
@@ -113,6 +121,7 @@ async function open() {
   };
   socket.onmessage = (msg) => {
     if (ws !== socket) return;
+    heard();
     let event;
     try {
       event = JSON.parse(msg.data);
@@ -128,7 +137,7 @@ async function open() {
   socket.onclose = () => {
     if (ws !== socket) return;
     ws = null;
-    clearInterval(pingTimer);
+    stopHeartbeat();
     if (!wanted) {
       connection.status = 'idle';
       return;
@@ -139,6 +148,51 @@ async function open() {
   socket.onerror = () => {
     connection.lastError = 'The connection failed';
   };
+}
+
+// ---- heartbeat ----------------------------------------------------------------------------
+function startHeartbeat() {
+  stopHeartbeat();
+  lastHeard = Date.now();
+  pingTimer = setInterval(() => {
+    if (Date.now() - lastHeard >= PING_EVERY_MS - 1000) probe();
+  }, PING_EVERY_MS);
+}
+
+function stopHeartbeat() {
+  clearInterval(pingTimer);
+  clearTimeout(pongTimer);
+  pingTimer = pongTimer = null;
+}
+
+function heard() {
+  lastHeard = Date.now();
+  clearTimeout(pongTimer);
+  pongTimer = null;
+}
+
+/** Ask the server for a pong; any frame heard in time proves the socket alive. */
+function probe() {
+  if (!ws || ws.readyState !== WebSocket.OPEN || pongTimer) return;
+  raw({ action: 'ping', request_id: newId('ping-') });
+  pongTimer = setTimeout(dead, PONG_WITHIN_MS);
+}
+
+/** The socket stopped answering: drop it (its close may never come) and reconnect. */
+function dead() {
+  pongTimer = null;
+  const socket = ws;
+  if (!socket) return;
+  ws = null;
+  stopHeartbeat();
+  connection.lastError = 'The connection stopped answering';
+  try {
+    socket.close(4000, 'no pong');
+  } catch {
+    /* already closing */
+  }
+  emit({ type: 'socket.closed' });
+  scheduleReconnect();
 }
 
 function scheduleReconnect() {
@@ -182,7 +236,10 @@ function raw(frame) {
 export function send(frame) {
   const full = { request_id: newId('r-'), ...frame };
   const frames = full.action === 'chat.send' ? splitParts(full) : [full];
-  if (RESENDABLE.has(full.action)) unacked.set(full.request_id, frames);
+  if (RESENDABLE.has(full.action)) {
+    unacked.set(full.request_id, frames);
+    setTimeout(() => unacked.has(full.request_id) && probe(), ACK_WITHIN_MS);
+  }
   for (const f of frames) {
     if (!raw(f)) {
       if (!RESENDABLE.has(full.action)) queue.push(f);
@@ -220,5 +277,6 @@ export function splitParts(frame) {
 }
 
 if (typeof window !== 'undefined') {
-  window.addEventListener('online', reconnectNow);
+  window.addEventListener('online', () => (ws ? probe() : reconnectNow()));
+  window.addEventListener('offline', probe);
 }
