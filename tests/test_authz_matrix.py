@@ -66,6 +66,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/openapi.json"): Row("public"),
     ("GET", "/api/docs"): Row("public"),
     ("GET", "/api/docs/oauth2-redirect"): Row("public"),
+    ("GET", "/api/auth/options"): Row("public"),
     ("POST", "/api/auth/signup"): Row("public", body=lambda w: {"email": f"new{next(w.counter)}@example.com",
                                                                  "password": PASSWORD}),
     ("POST", "/api/auth/signin"): Row("public", body=lambda w: {"email": w.owner.email, "password": PASSWORD}),

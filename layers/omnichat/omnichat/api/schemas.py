@@ -77,6 +77,16 @@ class SessionOut(BaseModel):
     user: UserOut
 
 
+class SignUpOptionsOut(BaseModel):
+    """What the sign-in and sign-up pages need before anyone signs in: whether a new
+    account can be made (`signup`: the policy a sign-up now meets; a server with no account
+    yet is "open", its first account becomes the administrator) and whether the server
+    has an administrator yet (a yes or no, nothing more)."""
+
+    signup: Literal["open", "approval", "closed"]
+    has_admin: bool
+
+
 class TicketOut(BaseModel):
     ticket: str
     expires_in: int

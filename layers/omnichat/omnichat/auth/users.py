@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from omnichat import settings_store
 from omnichat.auth import password_rules, passwords, throttle
@@ -71,6 +72,14 @@ def sign_up(db: Db, settings: Settings, email: str, password: str, name: str,
         return None
     throttle.remember_address(db, email, address)
     return user
+
+
+def sign_up_options(db: Db, settings: Settings) -> dict[str, Any]:
+    """The policy a sign-up meets now, as sign_up() applies it (the first account is made,
+    as the administrator, whatever the policy), and whether an administrator exists."""
+    first_user = db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
+    has_admin = db.execute("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1").fetchone() is not None
+    return {"signup": "open" if first_user else settings_store.signup_policy(db, settings), "has_admin": has_admin}
 
 
 def start_session(db: Db, settings: Settings, secret: str, user: UserRow) -> str:

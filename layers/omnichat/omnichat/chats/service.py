@@ -62,8 +62,11 @@ def update_chat(db: Db, chat: ChatRow, changes: dict[str, Any]) -> ChatRow:
     if "params" in changes:
         params = changes["params"]
         changes = {**changes, "params": checked_params(params) if params is not None else {}}
+    # updated_at is the chat's last activity (a message), the order of the chat list:
+    # renaming, pinning, archiving or changing its settings keeps the chat in its place.
     values = {field: changes[field] for field in UPDATABLE if field in changes}
-    values["updated_at"] = utcnow()
+    if not values:
+        return chat
     db.execute(f"UPDATE chats SET {', '.join(f'{field} = ?' for field in values)} WHERE id = ?",
                *values.values(), chat.id)
     for field, value in values.items():

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response
 from omnichat.api.deps import SQL, AppSettings, CurrentUser, client_address
 from omnichat.api.inputs import CheckedRoute
 from omnichat.api.openapi import error_responses
-from omnichat.api.schemas import PasswordChangeIn, SessionOut, SignInIn, SignUpIn, SignUpOut, TicketOut, UserOut
+from omnichat.api.schemas import (PasswordChangeIn, SessionOut, SignInIn, SignUpIn, SignUpOptionsOut, SignUpOut,
+                                  TicketOut, UserOut)
 from omnichat.auth import tickets, users
 from omnichat.config import app_jwt_secret
 
@@ -16,6 +17,11 @@ account = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])
 # signed-in sessions, not API keys
 session = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])
 tickets_router = APIRouter(route_class=CheckedRoute, prefix="/api/auth", tags=["auth"])  # approved users
+
+
+@public.get("/options", response_model=SignUpOptionsOut)
+def sign_up_options(db: SQL, settings: AppSettings) -> SignUpOptionsOut:
+    return SignUpOptionsOut(**users.sign_up_options(db, settings))
 
 
 @public.post("/signup", status_code=202, response_model=SignUpOut, responses=error_responses(403, 429))
