@@ -13,13 +13,13 @@ from sqlalchemy import select, text, update
 from omnichat import settings_store, usage
 from omnichat.auth import api_keys, credentials, tickets, users
 from omnichat.auth.principal import Principal
+from omnichat.catalog import catalog
 from omnichat.config import Settings
 from omnichat.db import lite
 from omnichat.db.lite import Db
 from omnichat.db.engine import session_scope
 from omnichat.db.models import (ApiKey, AuthSession, Chat, Connection, Message, Setting, Stream, StreamSubscriber,
                                 UsageRecord, User)
-from omnichat.catalog import catalog
 from omnichat.errors import Unauthorized
 from tests.helpers import make_user
 

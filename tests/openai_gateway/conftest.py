@@ -18,9 +18,9 @@ from sqlalchemy import select
 from local.bedrock import create_app as bedrock_app
 from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
+from omnichat.catalog import catalog
 from omnichat.db.engine import session_scope
 from omnichat.db.models import UsageRecord
-from omnichat.catalog import catalog
 from tests.helpers import Account, set_policy, sign_up
 
 OLLAMA_MODEL = "ollama/omnichat-test:latest"

@@ -12,8 +12,8 @@ from local.bedrock import create_app as bedrock_app
 from local.ollama import create_app as ollama_app
 from local.serve import ServerThread, moto_server
 from omnichat.auth.principal import Principal
-from omnichat.config import get_settings
 from omnichat.catalog import catalog
+from omnichat.config import get_settings
 from tests.helpers import make_user
 from tests.ws.harness import REGION, Harness
 

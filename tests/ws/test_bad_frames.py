@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnichat.db import lite
 from omnichat.catalog.catalog import ModelSettings, save_model_settings
+from omnichat.db import lite
 from omnichat.db.engine import session_scope
 from tests.ws.conftest import TEST_MODEL
 from tests.ws.harness import of_type

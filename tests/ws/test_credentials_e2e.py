@@ -18,8 +18,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.gateway import start
 from local.gateway.server import RunningGateway
-from omnichat.config import get_settings
 from omnichat.catalog import catalog
+from omnichat.config import get_settings
 from tests.helpers import PASSWORD
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -1,18 +1,48 @@
-"""Application errors: each becomes `{"error": {"code", "message"}}` with its HTTP status
-(REST) or an `error` event with the same code (WebSocket)."""
+"""Every error the platform answers a client with, as one hierarchy:
+
+    OmniChatError                  status, code, message (for users), detail (for logs only)
+    ├── AppError                   a request the platform refuses
+    │   ├── BadRequest             400 bad_request
+    │   ├── Unauthorized           401 unauthorized
+    │   ├── Forbidden              403 forbidden
+    │   ├── NotFound               404 not_found
+    │   ├── Conflict               409 conflict
+    │   ├── PayloadTooLarge        413 payload_too_large
+    │   ├── TooManyRequests        429 rate_limited (with Retry-After)
+    │   ├── catalog.ModelNotAvailable
+    │   └── ws.session.WsError     answered as a WebSocket `error` event, with context
+    │       └── ws.dispatcher.ConnectionEnded
+    ├── providers.errors.ProviderError     a model call failed (502 provider_error)
+    │   ├── ModelNotFound          404 model_not_found
+    │   ├── ProviderUnavailable    503 provider_unavailable
+    │   ├── Throttled              429 throttled
+    │   ├── InvalidRequest         400 invalid_request
+    │   ├── ContextTooLong         400 context_too_long
+    │   ├── ProviderTimeout        504 timeout
+    │   └── AccessDenied           403 access_denied
+    │       └── ModelNotEnabled    403 model_not_enabled
+    └── openai_compat.errors.GatewayError  a /v1 refusal in OpenAI's terms (type, param)
+
+Each surface maps the root once: REST in api/errors.py (`{"error": {"code", "message"}}`),
+/v1 in openai_compat/errors.py (OpenAI's envelope), the WebSocket in ws/dispatcher.py (an
+`error` event). Every surface shows `message`; `detail` (a provider's own words: hosts,
+exception names, ARNs) is logged, never sent."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+MAX_DETAIL_LOGGED = 1000
 
-class AppError(Exception):
-    status = 400
-    code = "bad_request"
+
+class OmniChatError(Exception):
+    status = 500
+    code: str | None = "internal_error"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: Any = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+                 details: Any = None, headers: dict[str, str] | None = None, detail: str = "") -> None:
+        super().__init__(detail or message)  # str(): what a log line should say
         self.message = message
         if code:
             self.code = code
@@ -20,6 +50,17 @@ class AppError(Exception):
             self.status = status
         self.details = details
         self.headers = headers or {}
+        self.detail = detail
+
+    def log(self, logger: logging.Logger, doing: str) -> None:
+        """The detail users are not shown, for the operator; nothing when there is none."""
+        if self.detail:
+            logger.warning("%s failed: %s: %s", doing, self.code, self.detail[:MAX_DETAIL_LOGGED])
+
+
+class AppError(OmniChatError):
+    status = 400
+    code = "bad_request"
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -1,4 +1,5 @@
-"""Every error the REST API returns has one shape: {"error": {"code", "message"}}."""
+"""Every error the REST API returns has one shape: {"error": {"code", "message"}}. The
+platform's own errors (omnichat.errors.OmniChatError and below) are mapped here, once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from omnichat.errors import AppError
+from omnichat.errors import OmniChatError
 
 log = logging.getLogger("omnichat.api")
 
@@ -40,9 +41,10 @@ def error_response(status: int, code: str, message: str, details: Any = None,
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
-async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OmniChatError)
+    exc.log(log, f"{request.method} {request.url.path}")  # a provider's raw detail: logged, never sent
+    return error_response(exc.status, exc.code or "error", exc.message, exc.details, exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -85,7 +87,7 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(OmniChatError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -22,11 +22,10 @@ from starlette.routing import Route
 
 from omnichat import __version__
 from omnichat.auth.principal import Principal
+from omnichat.catalog import catalog
 from omnichat.config import Settings, get_settings
 from omnichat.db import lite
-from omnichat.errors import AppError
-from omnichat.catalog import catalog
-from omnichat.providers.errors import ProviderError
+from omnichat.errors import OmniChatError
 
 from . import chat, embeddings
 from .auth import authorized
@@ -160,8 +159,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
     """Plain Starlette, not FastAPI: four routes with hand-written parsing need none of
     FastAPI's machinery, and importing it would add ~170 ms to every cold start."""
-    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-        kind: _known_error for kind in (GatewayError, AppError, ProviderError)}
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {OmniChatError: _known_error}
     handlers[HTTPException] = _http_error
     handlers[Exception] = _known_error  # anything else: a 500 in OpenAI's shape, logged
     app = Starlette(routes=ROUTES, exception_handlers=handlers)

@@ -15,10 +15,10 @@ from anyio import to_thread
 
 from omnichat import usage
 from omnichat.auth.principal import Principal
-from omnichat.config import Settings
-from omnichat.db import lite
 from omnichat.catalog import catalog
 from omnichat.catalog.catalog import ResolvedModel
+from omnichat.config import Settings
+from omnichat.db import lite
 from omnichat.providers import registry
 from omnichat.providers.types import Finish, Usage
 

@@ -13,8 +13,7 @@ import json
 import logging
 from typing import Any
 
-from omnichat.errors import AppError
-from omnichat.providers.errors import ProviderError
+from omnichat.errors import OmniChatError
 
 log = logging.getLogger("omnichat.gateway")
 
@@ -36,21 +35,21 @@ _CODES = {
     "throttled": "rate_limit_exceeded",
 }
 
-# Provider failures by status. The providers use 502 / 504 for a failing or slow backend;
-# the gateway answers those as 500 / 503, the statuses OpenAI's clients know and retry.
-_PROVIDER_STATUS = {400: 400, 403: 403, 404: 404, 429: 429, 503: 503, 504: 503}
+# The platform's statuses as the gateway answers them; any other is a 500. The providers use
+# 502 / 504 for a failing or slow backend: 500 / 503 are the statuses OpenAI's clients know
+# and retry.
+_STATUS = {400: 400, 401: 401, 403: 403, 404: 404, 409: 409, 413: 413, 429: 429, 503: 503, 504: 503}
 
 
-class GatewayError(Exception):
+class GatewayError(OmniChatError):
+    """A /v1 refusal in OpenAI's terms: `code` may be null, `param` names the field."""
+
     def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
                  type: str | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status, headers=headers)
         self.code = code
         self.param = param
         self.type = type or _TYPES.get(status, "server_error")
-        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
@@ -65,27 +64,18 @@ def invalid(param: str | None, message: str, code: str = "invalid_value") -> Gat
     return GatewayError(400, message, code=code, param=param)
 
 
-def from_app_error(exc: AppError) -> GatewayError:
-    status = exc.status if exc.status in (400, 401, 403, 404, 409, 413, 429) else 500
-    return GatewayError(status, exc.message, code=_CODES.get(exc.code, exc.code), headers=exc.headers)
-    """The provider's user-facing message; its raw detail goes to the log only."""
-    exc.log(log, "gateway model call")
-
-
-def from_provider_error(exc: ProviderError) -> GatewayError:
-    status = _PROVIDER_STATUS.get(exc.status, 500)
-    headers = {"retry-after": "1"} if status == 429 else None
-    return GatewayError(status, exc.message, code=_CODES.get(exc.code, exc.code), headers=headers)
-
-
 def from_exception(exc: BaseException) -> GatewayError:
-    """Any exception as the error a client should see (unexpected ones are logged)."""
+    """Any exception as the error a client should see: the platform's own with their
+    user-facing message (a provider's raw detail goes to the log only), unexpected ones
+    logged and answered as a 500."""
     if isinstance(exc, GatewayError):
         return exc
-    if isinstance(exc, ProviderError):
-        return from_provider_error(exc)
-    if isinstance(exc, AppError):
-        return from_app_error(exc)
+    if isinstance(exc, OmniChatError):
+        exc.log(log, "gateway model call")
+        status = _STATUS.get(exc.status, 500)
+        # Refusals name their own wait (Retry-After); a throttled provider does not.
+        headers = exc.headers or ({"retry-after": "1"} if status == 429 else None)
+        return GatewayError(status, exc.message, code=_CODES.get(exc.code or "", exc.code), headers=headers)
     log.exception("unexpected gateway error", exc_info=exc)
     return GatewayError(500, "The server had an error while processing your request.", code="internal_error")
 

@@ -1,4 +1,5 @@
-"""Typed provider errors. Each carries a stable `code` (used in API and WebSocket error
+"""Typed provider errors, a branch of the platform's one error hierarchy (omnichat.errors,
+whose docstring draws the tree). Each carries a stable `code` (used in API and WebSocket error
 bodies), an HTTP-ish `status`, and the text produced before the failure (`partial_text`),
 so a caller never loses what the model had already said.
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+from omnichat.errors import MAX_DETAIL_LOGGED, OmniChatError
 
 # Provider texts a user can act on, in Ollama's and Bedrock's words alike.
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -30,7 +33,6 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
      "The model does not fit in its server's memory right now: choose a smaller model, or ask an "
      "administrator."),
 )
-MAX_DETAIL_LOGGED = 1000
 
 
 def hint_for(detail: str) -> str | None:
@@ -38,7 +40,7 @@ def hint_for(detail: str) -> str | None:
     return next((message for pattern, message in _HINTS if pattern.search(detail)), None)
 
 
-class ProviderError(Exception):
+class ProviderError(OmniChatError):
     code = "provider_error"
     status = 502
     retryable = False
@@ -47,9 +49,7 @@ class ProviderError(Exception):
 
     def __init__(self, detail: str, *, message: str | None = None, partial_text: str = "",
                  provider: str = "") -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.message = message or hint_for(detail) or self.user_message
+        super().__init__(message or hint_for(detail) or self.user_message, detail=detail)
         self.partial_text = partial_text
         self.provider = provider
 

@@ -9,11 +9,11 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
+from omnichat.catalog import catalog, pulls
 from omnichat.chats import sends, service, tree
 from omnichat.chats.rows import ChatRow, MessageRow, get_message
 from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.catalog import catalog, pulls
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.streaming import control

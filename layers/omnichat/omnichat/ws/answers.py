@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from omnichat.catalog import catalog
 from omnichat.chats import context, rows, service, titles, tree
 from omnichat.chats.rows import ChatRow, MessageRow
 from omnichat.db import lite
 from omnichat.db.lite import Db
-from omnichat.catalog import catalog
 from omnichat.providers import registry
 from omnichat.providers.errors import ProviderError
 from omnichat.streaming import control, frames

@@ -13,7 +13,7 @@ from omnichat.auth import policies, standing
 from omnichat.auth.principal import Principal
 from omnichat.checks import Invalid, storable
 from omnichat.db import lite
-from omnichat.errors import AppError
+from omnichat.errors import AppError, OmniChatError
 from omnichat.ws import actions, schemas
 from omnichat.ws.session import WsError, WsSession
 
@@ -108,8 +108,9 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
         await end_connection(s)
     except WsError as exc:
         await s.error(exc.code, exc.message, **exc.context)
-    except AppError as exc:
-        await s.error(exc.code, exc.message)
+    except OmniChatError as exc:  # the platform's errors (omnichat.errors), mapped once for the WebSocket
+        exc.log(log, "WebSocket action")  # a provider's raw detail: logged, never sent
+        await s.error(exc.code or "error", exc.message)
     except Exception:
         log.exception("unhandled error in a WebSocket action")
         await s.error("internal_error", "Something went wrong on our side; the connection is still usable")

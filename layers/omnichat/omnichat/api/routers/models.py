@@ -124,10 +124,6 @@ async def pull_model(body: PullIn, settings: AppSettings) -> StreamingResponse:
 @admin_router.delete("/{model_id:path}", status_code=204)
 async def delete_model(model_id: str, settings: AppSettings) -> Response:
     name = _ollama_name(settings, model_id)
-    try:
-        await registry.get_provider(settings, "ollama").delete(name)
-    except ProviderError as exc:
-        exc.log(log, f"delete of {model_id}")
-        raise BadRequest(exc.message, code=exc.code, status=exc.status) from None
+    await registry.get_provider(settings, "ollama").delete(name)  # a ProviderError: api/errors.py
     catalog.invalidate_cache()
     return Response(status_code=204)
