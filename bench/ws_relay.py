@@ -2,7 +2,8 @@
 coalescing add?
 
 A model emits 1,000 one-word tokens at a steady rate; the streaming relay coalesces them
-and posts through the real boto3 `apigatewaymanagementapi` client to the local API
+and posts through the functions' own SigV4-signing Management API client
+(`omnichat.aws.connections`, as in Lambda) to the local API
 Gateway's @connections endpoint, which delivers them to a real WebSocket client. Added
 latency is per token: from the moment the model hands it over to the moment the
 post_to_connection call that carries it has returned.
@@ -92,7 +93,7 @@ async def run(args: argparse.Namespace) -> dict:
             listener = asyncio.create_task(listen())
             sink = management_sink(f"{stack.url}/prod", "us-east-1")
             # As in a real send, `message.started` goes out before the model is called (and
-            # creates the boto3 client, ~200 ms, before any token waits on it).
+            # opens the signed client's connection before any token waits on it).
             sink.post(connection_id, json.dumps({"type": "message.started", "chat_id": chat_id,
                                                   "message_id": message_id}).encode())
             model = PacedModel(args.tokens, args.rate)

@@ -46,8 +46,10 @@ def record(db: Db, call: CallRecord) -> None:
 def daily_totals(db: Db, since: datetime, by: str) -> list[dict[str, object]]:
     """Tokens and calls per UTC day and per model (`by="model"`) or per user (`by="user"`)."""
     key = "model" if by == "model" else "user_id"
-    rows = db.execute(f"SELECT date(created_at), {key}, count(*), sum(input_tokens), sum(output_tokens) FROM usage"
-                      f" WHERE created_at >= ? GROUP BY date(created_at), {key} ORDER BY 1, 2", since).fetchall()
+    # SQLite keeps UTC text; PostgreSQL's date() of a timestamptz would take the session's zone.
+    day = "date(created_at)" if db.sqlite else "(created_at AT TIME ZONE 'UTC')::date"
+    rows = db.execute(f"SELECT {day}, {key}, count(*), sum(input_tokens), sum(output_tokens) FROM usage"
+                      f" WHERE created_at >= ? GROUP BY {day}, {key} ORDER BY 1, 2", since).fetchall()
     emails: dict[str, str] = {}
     if by == "user":
         ids = sorted({r[1] for r in rows if r[1]})

@@ -3,7 +3,7 @@
 The WebSocket functions post every answer through the Management API; creating a boto3
 client for that costs about 200 ms and 45 MB at a cold start, signing a request by hand
 costs nothing. The algorithm is AWS's published one (canonical request, string to sign,
-derived key); `tests/test_sigv4.py` checks every signature against botocore's own signer.
+derived key); `tests/test_aws_clients.py` checks every signature against botocore's own signer.
 """
 
 from __future__ import annotations

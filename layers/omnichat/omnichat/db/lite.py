@@ -54,6 +54,11 @@ class Db:
         self._begin = begin if sqlite else None
         self._writing = begin == "immediate"
 
+    @property
+    def sqlite(self) -> bool:
+        """SQLite (else PostgreSQL): for the few statements the two write differently."""
+        return self._sqlite
+
     def execute(self, sql: str, *params: Any) -> Any:
         if self._begin == "on_write" and not self._writing and sql.lstrip()[:6].upper() in _WRITES:
             # Reads so far ran on their own; the same cursor runs BEGIN, which ends the last
