@@ -1,4 +1,4 @@
-"""omnichat.db.lite and the plain-SQL statements on it (the WebSocket connect path,
+"""omnichat.db.lite and the plain-SQL statements on it (tickets, the WebSocket connections,
 credentials, settings, the request log), against the same tables the ORM writes and reads
 (SQLite and PostgreSQL)."""
 
@@ -21,6 +21,7 @@ from omnichat.db.engine import session_scope
 from omnichat.db.models import (ApiKey, AuthSession, Chat, Connection, Message, Setting, Stream, StreamSubscriber,
                                 UsageRecord, User)
 from omnichat.errors import Unauthorized
+from omnichat.ws import connections
 from tests.helpers import make_user
 
 
@@ -51,11 +52,11 @@ def issue(url: str, principal: Principal, ttl_s: int = 60) -> str:
 def test_a_ticket_is_redeemed_once_by_its_user(db_url: str) -> None:
     ada = make_user(db_url, "ada@example.com")
     ticket = issue(db_url, ada)
-    redeemed = lite.redeem_ticket(db_url, ticket)
+    redeemed = tickets.redeem(db_url, ticket)
     assert (redeemed.user_id, redeemed.email, redeemed.role) == (ada.user_id, ada.email, ada.role)
     assert redeemed.session_id is not None  # the credential the connection rides on
     with pytest.raises(Unauthorized):
-        lite.redeem_ticket(db_url, ticket)
+        tickets.redeem(db_url, ticket)
 
 
 def test_expired_unknown_and_pending_tickets_are_refused(db_url: str) -> None:
@@ -63,7 +64,7 @@ def test_expired_unknown_and_pending_tickets_are_refused(db_url: str) -> None:
     pending = make_user(db_url, "pat@example.com", role="pending")
     for ticket in (issue(db_url, ada, ttl_s=-1), "wst_" + "x" * 32, issue(db_url, pending)):
         with pytest.raises(Unauthorized) as refused:
-            lite.redeem_ticket(db_url, ticket)
+            tickets.redeem(db_url, ticket)
         assert refused.value.code == "invalid_ticket"
 
 
@@ -76,7 +77,7 @@ def test_concurrent_redemptions_of_one_ticket_let_exactly_one_in(db_url: str) ->
     def attempt() -> None:
         start.wait(timeout=10)
         try:
-            lite.redeem_ticket(db_url, ticket)
+            tickets.redeem(db_url, ticket)
             outcomes.append("in")
         except Unauthorized:
             outcomes.append("refused")
@@ -92,9 +93,9 @@ def test_concurrent_redemptions_of_one_ticket_let_exactly_one_in(db_url: str) ->
 def test_connections_are_registered_and_forgotten_as_the_orm_sees_them(db_url: str) -> None:
     ada = make_user(db_url, "ada@example.com")
     before = datetime.now(timezone.utc)
-    lite.register_connection(db_url, "conn-1=", ada.user_id, "https://old.example/prod")
-    lite.register_connection(db_url, "conn-1=", ada.user_id, "https://ws.example/prod")  # same id again
-    lite.register_connection(db_url, "conn-2=", ada.user_id, "https://ws.example/prod")
+    connections.register(db_url, "conn-1=", ada.user_id, "https://old.example/prod")
+    connections.register(db_url, "conn-1=", ada.user_id, "https://ws.example/prod")  # same id again
+    connections.register(db_url, "conn-2=", ada.user_id, "https://ws.example/prod")
     with session_scope(db_url) as db:
         row = db.get(Connection, "conn-1=")
         assert row is not None and row.user_id == ada.user_id and row.endpoint == "https://ws.example/prod"
@@ -109,8 +110,8 @@ def test_connections_are_registered_and_forgotten_as_the_orm_sees_them(db_url: s
         db.flush()
         db.add_all([StreamSubscriber(message_id=answer.id, connection_id=c) for c in ("conn-1=", "conn-2=")])
 
-    lite.forget_connection(db_url, "conn-1=")
-    lite.forget_connection(db_url, "never-seen=")  # a $disconnect for an unknown id is fine
+    connections.forget(db_url, "conn-1=")
+    connections.forget(db_url, "never-seen=")  # a $disconnect for an unknown id is fine
     with session_scope(db_url) as db:
         assert db.scalars(select(Connection.connection_id)).all() == ["conn-2="]
         assert db.scalars(select(StreamSubscriber.connection_id)).all() == ["conn-2="]
@@ -131,9 +132,9 @@ def test_a_connection_the_server_dropped_is_replaced(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("a server-side disconnect needs a server")
     ada = make_user(db_url, "ada@example.com")
-    lite.register_connection(db_url, "c1=", ada.user_id, "")
+    connections.register(db_url, "c1=", ada.user_id, "")
     drop_pooled_connection(db_url)
-    lite.register_connection(db_url, "c2=", ada.user_id, "")  # lite.run: the work is run again
+    connections.register(db_url, "c2=", ada.user_id, "")  # lite.run: the work is run again
     drop_pooled_connection(db_url)
     with lite.transaction(db_url) as db:  # lite.transaction: the connection is checked first
         db.execute("INSERT INTO connections (connection_id, user_id, endpoint, connected_at) VALUES (?, ?, '', ?)",

@@ -26,7 +26,7 @@ def _policy(effect: str, method_arn: str, principal_id: str, context: dict[str, 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from omnichat.config import get_settings
-    from omnichat.db import lite
+    from omnichat.auth import tickets
     from omnichat.errors import Unauthorized
 
     method_arn = event.get("methodArn", "*")
@@ -35,7 +35,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("connect without a ticket")
         return _policy("Deny", method_arn, "anonymous")
     try:
-        principal = lite.redeem_ticket(get_settings().resolved_database_url, ticket)
+        principal = tickets.redeem(get_settings().resolved_database_url, ticket)
     except Unauthorized:
         logger.info("connect with an invalid ticket")  # never log the ticket itself
         return _policy("Deny", method_arn, "anonymous")

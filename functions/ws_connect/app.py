@@ -16,8 +16,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import json
 
     from omnichat.config import get_settings
-    from omnichat.db import lite
     from omnichat.errors import Unauthorized
+    from omnichat.ws import connections
     from omnichat.ws.lambda_events import management_endpoint, principal_from
 
     try:
@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     connection_id = event["requestContext"]["connectionId"]
     settings = get_settings()
     try:
-        registered = lite.register_connection(
+        registered = connections.register(
             settings.resolved_database_url, connection_id, principal.user_id, management_endpoint(event),
             session_id=principal.session_id, api_key_id=principal.api_key_id,
             max_per_user=settings.ws_max_connections_per_user)

@@ -13,10 +13,10 @@ logger = Logger(service="omnichat")
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from omnichat.config import get_settings
-    from omnichat.db import lite
+    from omnichat.ws import connections
 
     connection_id = event["requestContext"]["connectionId"]
-    lite.forget_connection(get_settings().resolved_database_url, connection_id)
+    connections.forget(get_settings().resolved_database_url, connection_id)
     logger.info("disconnected", extra={"connection_id": connection_id,
                                        "status": event["requestContext"].get("disconnectStatusCode")})
     return {"statusCode": 200}

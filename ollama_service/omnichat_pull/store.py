@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+
+# The DB-API helper the core uses too (URL, connection, placeholders, datetimes): one file,
+# layers/omnichat/omnichat/db/dbapi.py, which the image copies (ollama_service/Dockerfile).
+from omnichat.db import dbapi
 
 Dialect = Literal["postgresql", "sqlite"]
-ACTIVE = ("queued", "running")
 FINAL = ("success", "error", "cancelled")
 PROVIDER_PREFIX = "ollama/"
 log = logging.getLogger("omnichat_pull")
@@ -77,31 +77,21 @@ class PullStore:
 
     @classmethod
     def from_url(cls, url: str) -> PullStore:
-        parts = urlsplit(url)
-        scheme = parts.scheme.split("+", 1)[0]
-        if scheme == "sqlite":
-            path = parts.path.removeprefix("/")
-            return cls(lambda: sqlite3.connect(path or ":memory:", timeout=10, check_same_thread=False), "sqlite")
-        if scheme in ("postgresql", "postgres"):
-            query = parse_qs(parts.query)
-            use_ssl = query.get("sslmode", [""])[0] in ("require", "verify-ca", "verify-full") \
-                or query.get("ssl", [""])[0] in ("true", "1")
-            return cls.postgresql(user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
-                                  host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                                  database=parts.path.lstrip("/") or "postgres", use_ssl=use_ssl)
-        raise ValueError(f"unsupported database URL scheme: {parts.scheme!r}")
+        target = dbapi.parse_url(url)
+        if target.sqlite:
+            return cls(lambda: dbapi.connect(target, tls=False), "sqlite")
+        return cls._postgresql(target)
 
     @classmethod
     def postgresql(cls, *, user: str, password: str, host: str, port: int, database: str,
                    use_ssl: bool) -> PullStore:
-        def connect() -> Any:
-            import pg8000.dbapi
+        return cls._postgresql(dbapi.Target(user=user, password=password or None, host=host, port=port,
+                                            database=database, tls_requested=use_ssl))
 
-            return pg8000.dbapi.connect(user=user, password=password, host=host, port=port, database=database,
-                                        ssl_context=ssl.create_default_context() if use_ssl else None,
-                                        timeout=30, application_name="omnichat-pull-worker")
-
-        return cls(connect, "postgresql")
+    @classmethod
+    def _postgresql(cls, target: dbapi.Target) -> PullStore:
+        return cls(lambda: dbapi.connect(target, tls=target.tls_requested, timeout=30,
+                                         application_name="omnichat-pull-worker"), "postgresql")
 
     def close(self) -> None:
         db, self._db = self._db, None
@@ -114,8 +104,9 @@ class PullStore:
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[int, list[tuple[Any, ...]]]:
         """Run one statement in its own transaction: (rowcount, rows). Any driver error
         drops the connection (the next call reconnects) and becomes StoreError."""
-        if self.dialect == "postgresql":
-            sql = sql.replace("?", "%s")
+        sqlite = self.dialect == "sqlite"
+        sql = dbapi.driver_sql(sql, sqlite)
+        params = tuple(dbapi.bind(value, sqlite) for value in params)
         try:
             if self._db is None:
                 self._db = self._connect()
@@ -132,11 +123,8 @@ class PullStore:
             self.close()
             raise StoreError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _now(self, offset_s: float = 0.0) -> Any:
-        moment = self._clock() + timedelta(seconds=offset_s)
-        if self.dialect == "sqlite":  # the format SQLAlchemy writes (naive UTC)
-            return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
+    def _now(self, offset_s: float = 0.0) -> datetime:
+        return self._clock() + timedelta(seconds=offset_s)  # bound as the core binds it (dbapi.bind)
 
     # -- queue ---------------------------------------------------------------------
     def requeue_stale(self, stale_s: float) -> int:

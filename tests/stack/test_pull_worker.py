@@ -4,12 +4,12 @@ row, failures and cancellations are reported, a dead worker's pull is finished b
 another, and across workers there is one writer on the model store at a time.
 
 Run against a scripted Ollama (fake_ollama.py) and on SQLite, plus PostgreSQL when
-OMNICHAT_TEST_DATABASE_URL is set (a throwaway database)."""
+OMNICHAT_TEST_DATABASE_URL is set (a throwaway database), on the table the core's
+migrations make (the worker writes the rows the WebSocket Lambda reads)."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,26 +33,8 @@ from omnichat_pull.lock import StoreLock
 from omnichat_pull.store import PullStore
 from omnichat_pull.worker import Preloader, PullWorker
 
-# The table the worker needs (the lead's migration owns the real one; same columns).
-DDL = {
-    "sqlite": """CREATE TABLE model_pulls (
-        id VARCHAR(36) PRIMARY KEY, model VARCHAR(300) NOT NULL, status VARCHAR(16) NOT NULL,
-        status_text VARCHAR(300) NOT NULL DEFAULT '', digest VARCHAR(100),
-        completed BIGINT NOT NULL DEFAULT 0, total BIGINT NOT NULL DEFAULT 0, error TEXT,
-        requested_by VARCHAR(36), worker VARCHAR(200),
-        created_at DATETIME NOT NULL, started_at DATETIME, updated_at DATETIME NOT NULL, finished_at DATETIME)""",
-    "postgresql": """CREATE TABLE model_pulls (
-        id VARCHAR(36) PRIMARY KEY, model VARCHAR(300) NOT NULL, status VARCHAR(16) NOT NULL,
-        status_text VARCHAR(300) NOT NULL DEFAULT '', digest VARCHAR(100),
-        completed BIGINT NOT NULL DEFAULT 0, total BIGINT NOT NULL DEFAULT 0, error TEXT,
-        requested_by VARCHAR(36), worker VARCHAR(200),
-        created_at TIMESTAMPTZ NOT NULL, started_at TIMESTAMPTZ, updated_at TIMESTAMPTZ NOT NULL,
-        finished_at TIMESTAMPTZ)""",
-}
-INDEXES = [
-    "CREATE INDEX ix_model_pulls_status_created_at ON model_pulls (status, created_at)",
-    "CREATE UNIQUE INDEX uq_model_pulls_active_model ON model_pulls (model) WHERE status IN ('queued', 'running')",
-]
+from omnichat.db import migrate
+
 TOTAL = sum(LAYERS.values())
 
 
@@ -69,8 +51,7 @@ class Db:
     def enqueue(self, model: str, *, status: str = "queued", worker: str | None = None,
                 age_s: float = 0.0) -> str:
         job_id = str(uuid.uuid4())
-        moment = datetime.now(UTC) - timedelta(seconds=age_s)
-        ts: Any = moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.dialect == "sqlite" else moment
+        ts = datetime.now(UTC) - timedelta(seconds=age_s)  # bound as the core binds it, on either database
         self.sql("INSERT INTO model_pulls (id, model, status, worker, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                  (job_id, model, status, worker, ts, ts))
         return job_id
@@ -86,9 +67,7 @@ class Db:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'pulls.db'}"
-        with sqlite3.connect(tmp_path / "pulls.db") as conn:
-            for statement in [DDL["sqlite"], *INDEXES]:
-                conn.execute(statement)
+        migrate.upgrade(url)
         yield Db(url, "sqlite")
         return
     base = os.environ.get("OMNICHAT_TEST_DATABASE_URL")
@@ -102,10 +81,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     admin = pg8000.native.Connection(user=u.username or "postgres", password=u.password, host=u.host or "127.0.0.1",
                                      port=u.port or 5432, database=u.database or "postgres")
     admin.run(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://{u.username or 'postgres'}:{u.password or ''}@{u.host or '127.0.0.1'}:{u.port or 5432}/{name}"
+    url = u.set(drivername="postgresql+pg8000", database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
     db = Db(url, "postgresql")
-    for statement in [DDL["postgresql"], *INDEXES]:
-        db.sql(statement)
     yield db
     db.store.close()
     admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

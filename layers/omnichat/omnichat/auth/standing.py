@@ -7,7 +7,7 @@ expired (sign-out, a password change and deleting the user remove it), the key i
 revoked, and the account is still active. One rule, one SQL expression, used where a ticket
 is redeemed, on every frame (ws/dispatcher.py) and by streams choosing whom to deliver to.
 
-Plain SQL on `omnichat.db.lite` (not imported here: lite uses this module)."""
+Plain SQL on `omnichat.db.lite`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chats and messages as the chat path reads them: plain rows over `omnichat.db.lite`
+"""Chats and messages as the chat path reads and writes them: plain rows over `omnichat.db.lite`
 (the tables are models.py's). ws_chat answers a message without loading SQLAlchemy, and
 the REST API reads the same rows inside its unit of work (`Db.of_session`)."""
 
@@ -58,3 +58,18 @@ def get_chat(db: Db, chat_id: str) -> ChatRow | None:
 
 def get_message(db: Db, message_id: str) -> MessageRow | None:
     return MessageRow.first(db, "WHERE id = ?", message_id)
+
+
+def latest_answer(db: Db, question_id: str) -> MessageRow | None:
+    """The newest assistant reply to a message (regenerating adds siblings)."""
+    return MessageRow.first(db, "WHERE parent_id = ? AND role = 'assistant' ORDER BY id DESC LIMIT 1", question_id)
+
+
+def set_model(db: Db, chat_id: str, model_id: str) -> None:
+    """The model the chat goes on with (its `updated_at` is the answer's to move)."""
+    db.execute("UPDATE chats SET model = ? WHERE id = ?", model_id, chat_id)
+
+
+def set_title(db: Db, chat_id: str, title: str) -> None:
+    """A title the chat was given, not by its user: the listing's order stays."""
+    db.execute("UPDATE chats SET title = ? WHERE id = ?", title, chat_id)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from omnichat.db.lite import SQLITE_PRAGMAS, create_private_sqlite_file
+from omnichat.db.dbapi import SQLITE_PRAGMAS, create_private_sqlite_file
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

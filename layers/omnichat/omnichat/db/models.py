@@ -19,12 +19,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from omnichat.catalog.pulls import ACTIVE_SQL
+from omnichat.chats.titles import DEFAULT_TITLE
 from omnichat.db.lite import utcnow
-from omnichat.db.types import UTCDateTime
+from omnichat.db.types import UTCDateTime, utc_now
 from omnichat.ids import new_id
 
 __all__ = ["utcnow"]  # re-exported: models and their callers share one clock
@@ -48,15 +52,35 @@ def _id_column() -> Mapped[str]:
     return mapped_column(String(36), primary_key=True, default=new_id)
 
 
+def _default(value: object, *args: Any, **kwargs: Any) -> Any:
+    """A column whose default is `value`, written once: the ORM inserts it, and the
+    database has it too (migration 0006) for plain INSERTs that leave the column out."""
+    if isinstance(value, bool):
+        server: Any = true() if value else false()
+    elif isinstance(value, int):
+        server = text(str(value))
+    elif value == {}:
+        server, value = text("'{}'"), dict
+    else:
+        server = value
+    return mapped_column(*args, default=value, server_default=server, **kwargs)
+
+
+def _now(**kwargs: Any) -> Any:
+    """A timestamp that defaults to now: the code's clock for ORM inserts, the database's
+    for plain INSERTs that leave it out."""
+    return mapped_column(default=utcnow, server_default=utc_now(), **kwargs)
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[str] = _id_column()
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = _default("", String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # admin | user | pending
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
 
 
 class AuthSession(Base):
@@ -66,7 +90,7 @@ class AuthSession(Base):
     __tablename__ = "sessions"
     id: Mapped[str] = _id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime]
 
 
@@ -77,7 +101,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to recognise a key
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
@@ -87,7 +111,7 @@ class WsTicket(Base):
     id: Mapped[str] = _id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     # The credential that obtained the ticket (one of the two), which the connection rides
@@ -102,8 +126,8 @@ class Connection(Base):
     __tablename__ = "connections"
     connection_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    endpoint: Mapped[str] = mapped_column(String(512), default="")
-    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    endpoint: Mapped[str] = _default("", String(512))
+    connected_at: Mapped[datetime] = _now()
     session_id: Mapped[str | None] = mapped_column(String(36))  # as on its ticket
     api_key_id: Mapped[str | None] = mapped_column(String(36))
 
@@ -114,7 +138,7 @@ class SignInFailure(Base):
     __tablename__ = "signin_failures"
     id: Mapped[str] = _id_column()
     scope: Mapped[str] = mapped_column(String(400))  # "email:<addr>" or "ip:<addr>"
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
     __table_args__ = (Index("ix_signin_failures_scope_created_at", "scope", "created_at"),)
 
 
@@ -122,18 +146,18 @@ class Chat(Base):
     __tablename__ = "chats"
     id: Mapped[str] = _id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(300), default="New chat")
-    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str] = _default(DEFAULT_TITLE, String(300))
+    pinned: Mapped[bool] = _default(False, Boolean)
+    archived: Mapped[bool] = _default(False, Boolean)
     model: Mapped[str | None] = mapped_column(String(300))
     system_prompt: Mapped[str | None] = mapped_column(Text)
-    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    params: Mapped[dict[str, Any]] = _default({})
     # The leaf of the branch the user is looking at; no FK so that deleting a chat's
     # messages and the chat needs no ordering dance (integrity is kept by the service).
     current_leaf_id: Mapped[str | None] = mapped_column(String(36))
-    message_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    message_count: Mapped[int] = _default(0, Integer)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     __table_args__ = (
         Index("ix_chats_user_id_listing", "user_id", "archived", "pinned", "updated_at", "id"),
     )
@@ -147,19 +171,19 @@ class Message(Base):
     id: Mapped[str] = _id_column()
     chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
     parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    depth: Mapped[int] = mapped_column(Integer, default=0)
+    depth: Mapped[int] = _default(0, Integer)
     role: Mapped[str] = mapped_column(String(16))  # user | assistant | system
-    content: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = _default("", Text)
     reasoning: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(300))
     # complete | streaming | stopped | error
-    status: Mapped[str] = mapped_column(String(16), default="complete")
+    status: Mapped[str] = _default("complete", String(16))
     error: Mapped[dict[str, Any] | None] = mapped_column()
     usage: Mapped[dict[str, Any] | None] = mapped_column()
     # The client's own id for a sent message: retrying a send never duplicates it.
     client_message_id: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
     __table_args__ = (
         UniqueConstraint("chat_id", "client_message_id"),
         Index("ix_messages_chat_id_parent_id", "chat_id", "parent_id"),
@@ -176,7 +200,7 @@ class Send(Base):
     client_message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[str] = mapped_column(String(36))  # the user message
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
 
 
 class UsageRecord(Base):
@@ -188,18 +212,18 @@ class UsageRecord(Base):
     api_key_id: Mapped[str | None] = mapped_column(String(36))
     chat_id: Mapped[str | None] = mapped_column(String(36))
     message_id: Mapped[str | None] = mapped_column(String(36))
-    source: Mapped[str] = mapped_column(String(16), default="chat")  # chat | gateway | title
+    source: Mapped[str] = _default("chat", String(16))  # chat | gateway | title
     model: Mapped[str] = mapped_column(String(300))
     provider: Mapped[str] = mapped_column(String(16))
-    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = _default(0, Integer)
+    output_tokens: Mapped[int] = _default(0, Integer)
+    cache_read_tokens: Mapped[int] = _default(0, Integer)
+    cache_write_tokens: Mapped[int] = _default(0, Integer)
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
-    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = _default(0, Integer)
     outcome: Mapped[str] = mapped_column(String(16))  # complete | stopped | error
     error_code: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
     __table_args__ = (Index("ix_usage_created_at", "created_at"), Index("ix_usage_user_id", "user_id"))
 
 
@@ -209,7 +233,7 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
 
 
 class Stream(Base):
@@ -221,10 +245,10 @@ class Stream(Base):
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(36))
-    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stop_requested: Mapped[bool] = _default(False, Boolean)
+    started_at: Mapped[datetime] = _now()
     # Refreshed whenever the generator saves progress: a stale heartbeat means it died.
-    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = _now()
 
 
 class StreamSubscriber(Base):
@@ -233,7 +257,7 @@ class StreamSubscriber(Base):
     __tablename__ = "stream_subscribers"
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     connection_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
 
 
 class UploadPart(Base):
@@ -248,7 +272,7 @@ class UploadPart(Base):
     # The message's other fields (chat_id, model, params …), kept from the last part
     # (index == count - 1), whichever order the parts arrive in.
     fields: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
 
 
 class ModelPull(Base):
@@ -260,21 +284,20 @@ class ModelPull(Base):
     id: Mapped[str] = _id_column()
     model: Mapped[str] = mapped_column(String(300))
     # queued | running | success | error | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    status_text: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = _default("queued", String(16))
+    status_text: Mapped[str] = _default("", String(300))
     digest: Mapped[str | None] = mapped_column(String(100))
-    completed: Mapped[int] = mapped_column(BigInteger, default=0)
-    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    completed: Mapped[int] = _default(0, BigInteger)
+    total: Mapped[int] = _default(0, BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     worker: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     __table_args__ = (
         Index("ix_model_pulls_status_created_at", "status", "created_at"),
         Index("uq_model_pulls_active_model", "model", unique=True,
-              sqlite_where=text("status IN ('queued', 'running')"),
-              postgresql_where=text("status IN ('queued', 'running')")),
+              sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
     )

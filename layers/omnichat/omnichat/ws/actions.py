@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from omnichat.catalog import catalog, pulls
 from omnichat.chats import sends, service, tree
-from omnichat.chats.rows import ChatRow, MessageRow, get_message
+from omnichat.chats.rows import ChatRow, MessageRow, get_message, latest_answer
 from omnichat.db import lite
 from omnichat.db.lite import Db
 from omnichat.providers import registry
@@ -88,7 +88,7 @@ def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepte
 
 
 def _latest_answer(db: Db, question: MessageRow) -> MessageRow | None:
-    return MessageRow.first(db, "WHERE parent_id = ? AND role = 'assistant' ORDER BY id DESC LIMIT 1", question.id)
+    return latest_answer(db, question.id)
 
 
 SEND_FIELDS = ("chat_id", "model", "parent_id", "system_prompt", "params")

@@ -83,7 +83,7 @@ def start_answer(db: Db, s: WsSession, chat: ChatRow, question: MessageRow, mode
     control.begin(db, chat_id=chat.id, user_id=s.principal.user_id, message_id=answer.id,
                   connection_id=s.connection_id)
     if model.id != chat.model:  # the chat goes on with the model last asked for
-        db.execute("UPDATE chats SET model = ? WHERE id = ?", model.id, chat.id)
+        rows.set_model(db, chat.id, model.id)
         chat.model = model.id
     request = context.build_request(db, chat, question, model.name, params, model.settings.params)
     return Prepared(chat.id, question.id, answer.id, model, request,
@@ -131,7 +131,7 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
         if chat is None or chat.title != titles.DEFAULT_TITLE:
             return None  # deleted, or renamed by the user meanwhile
         cleaned = service.clean_title(title)
-        db.execute("UPDATE chats SET title = ? WHERE id = ?", cleaned, chat.id)
+        rows.set_title(db, chat.id, cleaned)
         record(db, call)
         return cleaned
 

@@ -14,12 +14,26 @@ config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
 
 with get_engine(url).connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=config.attributes.get("target_metadata"),
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch migrations rebuild a table (copy, DROP, rename). With foreign keys on, the
+        # DROP of a parent table (users, chats) would cascade to every child row. Set
+        # before the first statement: SQLite ignores the pragma inside a transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=config.attributes.get("target_metadata"),
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("a migration left rows whose parent is missing; nothing was changed")
+        connection.commit()
+    finally:
+        if sqlite:  # the engine's pooled connection goes on serving with foreign keys on
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
