@@ -33,7 +33,6 @@ from tests.browser.seed import MARKDOWN_ANSWER, conversation, import_chats  # no
 from tests.browser.stack import DIST, build_frontend, start_stack  # noqa: E402
 
 
-
 def initial_assets(dist: Path) -> list[Path]:
     html = (dist / "index.html").read_text()
     # link tags may put href before rel: look at each tag whole.

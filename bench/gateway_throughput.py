@@ -117,6 +117,7 @@ def main() -> None:
     import boto3
     import openai
     from botocore.config import Config
+
     from omnichat.config import Settings
 
     home = Path(tempfile.mkdtemp(prefix="omnichat-gw-bench-"))

@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from local.serve import free_port  # noqa: E402
+
 MODEL = "ollama/omnichat-test:latest"
 
 

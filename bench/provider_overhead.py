@@ -28,14 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "omnichat")]
 
+from local import models  # noqa: E402
+from local.engines import LlamaEngine  # noqa: E402
+from local.serve import free_port, start_process  # noqa: E402
 from omnichat.config import Settings  # noqa: E402
 from omnichat.providers.bedrock import BedrockProvider  # noqa: E402
 from omnichat.providers.ollama import OllamaProvider  # noqa: E402
 from omnichat.providers.types import ChatRequest, Finish, Message, TextDelta  # noqa: E402
-
-from local import models  # noqa: E402
-from local.engines import LlamaEngine  # noqa: E402
-from local.serve import free_port, start_process  # noqa: E402
 
 PROMPT = "Write a short story about a robot who learns to paint. Use simple words."
 OLLAMA_MODEL, BEDROCK_MODEL = "smollm2:135m", "local.smollm2-135m"

@@ -16,9 +16,10 @@ import re
 import secrets
 import struct
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 ChatTurn = dict  # {"role": "system"|"user"|"assistant", "content": str}
 

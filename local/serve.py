@@ -28,7 +28,7 @@ class ServerThread:
         self.server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def start(self, timeout_s: float = 15.0) -> "ServerThread":
+    def start(self, timeout_s: float = 15.0) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
@@ -42,7 +42,7 @@ class ServerThread:
         self._thread.join(15)
         self._sock.close()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -96,7 +96,7 @@ class PostRecorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server_port}/{stage}"
 
-    def __enter__(self) -> "PostRecorder":
+    def __enter__(self) -> PostRecorder:
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 

@@ -9,9 +9,10 @@ request that is unsigned or signed with an unknown key is each emulator's policy
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 MAX_SKEW_S = 300  # AWS refuses a signature more than 5 minutes from its own clock
 

@@ -9,8 +9,8 @@ of the owner's, and that no response to another caller carries the owner's ids.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 

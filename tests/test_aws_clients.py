@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
-from unittest import mock
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
+from unittest import mock
 
 import pytest
 from botocore.auth import SigV4Auth

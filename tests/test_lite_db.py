@@ -16,10 +16,20 @@ from omnichat.auth.principal import Principal
 from omnichat.catalog import catalog
 from omnichat.config import Settings
 from omnichat.db import lite
-from omnichat.db.lite import Db
 from omnichat.db.engine import session_scope
-from omnichat.db.models import (ApiKey, AuthSession, Chat, Connection, Message, Setting, Stream, StreamSubscriber,
-                                UsageRecord, User)
+from omnichat.db.lite import Db
+from omnichat.db.models import (
+    ApiKey,
+    AuthSession,
+    Chat,
+    Connection,
+    Message,
+    Setting,
+    Stream,
+    StreamSubscriber,
+    UsageRecord,
+    User,
+)
 from omnichat.errors import Unauthorized
 from omnichat.ws import connections
 from tests.helpers import make_user

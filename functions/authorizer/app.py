@@ -25,8 +25,8 @@ def _policy(effect: str, method_arn: str, principal_id: str, context: dict[str, 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from omnichat.config import get_settings
     from omnichat.auth import tickets
+    from omnichat.config import get_settings
     from omnichat.errors import Unauthorized
 
     method_arn = event.get("methodArn", "*")

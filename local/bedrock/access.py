@@ -10,7 +10,8 @@ state})`, `python -m local.bedrock --not-subscribed MODEL_ID`, or at run time
 from __future__ import annotations
 
 import threading
-from typing import Literal, Mapping, get_args
+from collections.abc import Mapping
+from typing import Literal, get_args
 
 from .catalog import FoundationModel
 from .errors import AwsError

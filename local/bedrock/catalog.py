@@ -3,8 +3,8 @@ and how a `modelId` (id, ARN, profile id or profile ARN) resolves to one of them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .errors import AwsError, validation
 

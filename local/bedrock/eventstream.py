@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import struct
 from binascii import crc32
-from typing import Any, Mapping, Union
+from collections.abc import Mapping
+from typing import Any, Union
 
 HeaderValue = Union[str, bytes, bool, int]
 

@@ -13,9 +13,10 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, AsyncGenerator, Sequence, Union
+from typing import Any, Union
 
 from local.engines import ContextOverflow, Embeddings, Engine, Piece
 

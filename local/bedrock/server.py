@@ -10,9 +10,9 @@ serves it on a background thread for in-process use (tests, `make local`).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import AsyncIterator, Iterable, Mapping
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware

@@ -9,7 +9,8 @@ pass, so the emulator still serves any local client.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from local import sigv4
 

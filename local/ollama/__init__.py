@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
-def create_app(*args: Any, **kwargs: Any) -> "Starlette":
+def create_app(*args: Any, **kwargs: Any) -> Starlette:
     from .server import create_app as factory  # lazy: importing the package stays cheap
 
     return factory(*args, **kwargs)

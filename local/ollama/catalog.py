@@ -4,9 +4,10 @@ any built-in models it was started with (the deterministic test model, see testm
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local.engines import Engine, LlamaEngine
 from local.models import LocalModel, ModelStore, normalize_name

@@ -31,7 +31,7 @@ class ServerConfig:
     num_threads: int | None = None  # llama.cpp threads (OMNICHAT_LLAMA_THREADS)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "ServerConfig":
+    def from_env(cls, env: dict[str, str] | None = None) -> ServerConfig:
         e = dict(os.environ if env is None else env)
 
         def num(key: str, default: int) -> int:

@@ -20,8 +20,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from local.engines import BadInput, ChatTurn, Engine, Piece
 

@@ -12,10 +12,9 @@ from types import SimpleNamespace
 
 import openai
 import pytest
-
-from local.serve import ServerThread
 from sqlalchemy import select
 
+from local.serve import ServerThread
 from omnichat.config import get_settings
 from omnichat.db.engine import session_scope
 from omnichat.db.models import UsageRecord

@@ -8,8 +8,16 @@ import json
 import pytest
 
 from omnichat.openai_compat.errors import GatewayError
-from omnichat.openai_compat.schemas import (ChatCompletionBody, EmbeddingsBody, FunctionDef, FunctionName,
-                                            NamedToolChoice, StreamOptions, ToolDef, parse)
+from omnichat.openai_compat.schemas import (
+    ChatCompletionBody,
+    EmbeddingsBody,
+    FunctionDef,
+    FunctionName,
+    NamedToolChoice,
+    StreamOptions,
+    ToolDef,
+    parse,
+)
 
 HELLO = [{"role": "user", "content": "hi"}]
 

@@ -11,7 +11,8 @@ import asyncio
 import socket
 import struct
 import zlib
-from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 

@@ -9,6 +9,9 @@ import time
 from typing import Any
 
 import pytest
+
+from local.bedrock.invoke import normalise, resize
+from local.engines import deterministic_vector
 from omnichat.providers.errors import (
     ContextTooLong,
     InvalidRequest,
@@ -16,9 +19,6 @@ from omnichat.providers.errors import (
     ProviderUnavailable,
     Throttled,
 )
-
-from local.bedrock.invoke import normalise, resize
-from local.engines import deterministic_vector
 from tests.providers.conftest_bedrock import (  # noqa: F401  (fixtures)
     aws_env,
     bedrock,

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+
 from omnichat.config import Settings
 from omnichat.providers.bedrock import BedrockProvider, _StreamState, converse_params
 from omnichat.providers.errors import (
@@ -40,7 +41,6 @@ from omnichat.providers.types import (
     ToolUseDelta,
     Usage,
 )
-
 from tests.providers.conftest_bedrock import (  # noqa: F401  (fixtures)
     PNG_1x1,
     aws_env,

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import httpx
 import ollama
 import pytest
+from conftest import SMOL, TEST_MODEL, ServerThread, expected_text
 
 from local.engines import deterministic_vector
 from local.ollama import create_app
 from local.ollama.testmodel import EMBED_DIMENSIONS, deterministic_model, expected_embedding
-
-from conftest import SMOL, TEST_MODEL, ServerThread, expected_text
 
 
 @pytest.fixture

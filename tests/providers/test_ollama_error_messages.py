@@ -9,10 +9,11 @@ import asyncio
 import json
 import socket
 import time
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from conftest import TEST_MODEL, Conn, ServerThread
 
 from local.ollama import create_app
 from omnichat.config import Settings
@@ -20,8 +21,6 @@ from omnichat.providers.errors import ProviderError
 from omnichat.providers.ollama import OllamaProvider
 from omnichat.providers.types import ChatRequest, Message, TextDelta, ToolSpec
 from tests.user_facing import PROVIDER_CODES, assert_user_facing
-
-from conftest import TEST_MODEL, Conn, ServerThread
 
 FakeFactory = Callable[[Callable[[Conn], None]], Any]
 

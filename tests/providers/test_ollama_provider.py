@@ -13,11 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
+from conftest import REPO, SMOL, TEST_MODEL, Conn, ServerThread, expected_text
 
 from omnichat.config import Settings
 from omnichat.providers.errors import (
@@ -44,8 +46,6 @@ from omnichat.providers.types import (
     ToolUseBlock,
     ToolUseDelta,
 )
-
-from conftest import REPO, SMOL, TEST_MODEL, Conn, ServerThread, expected_text
 
 FakeFactory = Callable[[Callable[[Conn], None]], Any]
 

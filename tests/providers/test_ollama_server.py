@@ -14,12 +14,11 @@ from pathlib import Path
 import httpx
 import ollama
 import pytest
+from conftest import SMOL, TEST_MODEL, ServerThread, cache_dir, expected_text
 
 from local.engines import DeterministicEngine, LlamaEngine
 from local.ollama import create_app
 from local.ollama.testmodel import deterministic_model
-
-from conftest import SMOL, TEST_MODEL, ServerThread, cache_dir, expected_text
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]

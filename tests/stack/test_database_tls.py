@@ -22,6 +22,7 @@ def test_template_requires_tls_to_the_database(resources: dict[str, Any]) -> Non
 def test_the_core_connects_to_postgresql_with_tls_in_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     import pg8000
     import pg8000.dbapi
+
     from omnichat.config import get_settings
     from omnichat.db.engine import build_engine
 

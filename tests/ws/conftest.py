@@ -4,7 +4,7 @@ own HTTP client reaches it), and the environment a Lambda gets."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from omnichat.catalog.catalog import ModelSettings, save_model_settings
 from omnichat.db import lite
-from omnichat.db.engine import session_scope
 from tests.ws.conftest import TEST_MODEL
 from tests.ws.harness import of_type
 

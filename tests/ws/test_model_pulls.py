@@ -58,8 +58,8 @@ def test_a_queued_pull_is_run_by_the_worker_and_relayed(harness, alice, ollama, 
 
 
 def test_asking_again_attaches_to_the_active_pull(harness, alice, monkeypatch, db_url):
-    from omnichat.config import get_settings
     from omnichat.catalog.pulls import request_pull
+    from omnichat.config import get_settings
 
     monkeypatch.setenv("OMNICHAT_PULL_QUEUE", "true")
     get_settings.cache_clear()

@@ -66,7 +66,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: UserRow) -> "UserOut":
+    def of(cls, user: UserRow) -> UserOut:
         return cls(id=user.id, email=user.email, name=user.name, role=user.role, created_at=user.created_at)
 
 
@@ -105,7 +105,7 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
 
     @classmethod
-    def of(cls, key: ApiKeyRow) -> "ApiKeyOut":
+    def of(cls, key: ApiKeyRow) -> ApiKeyOut:
         return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
                    last_used_at=key.last_used_at)
 
@@ -155,7 +155,7 @@ class ChatOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, chat: ChatRow) -> "ChatOut":
+    def of(cls, chat: ChatRow) -> ChatOut:
         return cls(id=chat.id, title=chat.title, pinned=chat.pinned, archived=chat.archived, model=chat.model,
                    system_prompt=chat.system_prompt, params=chat.params or {},
                    current_leaf_id=chat.current_leaf_id, message_count=chat.message_count,
@@ -199,7 +199,7 @@ class MessageOut(BaseModel):
     sibling_ids: list[str]
 
     @classmethod
-    def of(cls, m: MessageRow, siblings: list[str] | None = None) -> "MessageOut":
+    def of(cls, m: MessageRow, siblings: list[str] | None = None) -> MessageOut:
         return cls(id=m.id, parent_id=m.parent_id, role=m.role, content=m.content, reasoning=m.reasoning,
                    model=m.model, status=m.status, error=m.error, usage=m.usage,
                    client_message_id=m.client_message_id, created_at=m.created_at, updated_at=m.updated_at,

@@ -7,7 +7,7 @@ before a rule runs (auth/credentials.py, auth/standing.py)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from omnichat.auth.principal import Principal
 from omnichat.errors import Forbidden

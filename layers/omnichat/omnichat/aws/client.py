@@ -18,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from omnichat.aws import sigv4
@@ -76,7 +76,7 @@ class AwsHttpClient:
             answer.close()
 
     def stream(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-               ) -> "Streamed":
+               ) -> Streamed:
         """A 2xx answer whose body is still to be read, for streamed answers; retried as
         `request` is until the status line arrives, never after."""
         path = self.prefix + path
@@ -103,7 +103,7 @@ class AwsHttpClient:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ connections
-    def _open(self, method: str, path: str, headers: dict[str, str], body: bytes) -> "Streamed":
+    def _open(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Streamed:
         conn, reused = self._checkout()
         if reused:  # an idle keep-alive connection the server may have closed meanwhile
             try:
@@ -113,7 +113,7 @@ class AwsHttpClient:
         return self._exchange(conn, method, path, headers, body)
 
     def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str],
-                  body: bytes) -> "Streamed":
+                  body: bytes) -> Streamed:
         try:
             conn.request(method, path, body=body or None, headers=headers)
             conn.sock.settimeout(self._read_timeout)

@@ -15,9 +15,10 @@ operation not named Get*, List* or Describe* before it is sent.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import stack_config
 from .stack_config import DeployConfig, StackConfigError

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omnichat.chats.rows import ChatRow, MessageRow, get_message as _get
+from omnichat.chats.rows import ChatRow, MessageRow
+from omnichat.chats.rows import get_message as _get
 from omnichat.db.lite import Db, utcnow
 from omnichat.errors import BadRequest, NotFound
 from omnichat.ids import new_id

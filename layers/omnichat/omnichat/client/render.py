@@ -12,7 +12,7 @@ output when Ctrl-C is pressed (NOFLSH), as full-screen programs do.
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.live import Live

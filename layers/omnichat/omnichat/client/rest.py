@@ -32,7 +32,7 @@ class Endpoints:
     ws: str  # the WebSocket URL
 
     @classmethod
-    def discover(cls, base_url: str, ws_url: str | None = None, timeout: float = 10) -> "Endpoints":
+    def discover(cls, base_url: str, ws_url: str | None = None, timeout: float = 10) -> Endpoints:
         """The deployed page publishes its URLs in /config.json; use them when present, else
         the local stack's layout (REST and /ws on one host)."""
         base_url = base_url.rstrip("/")

@@ -7,8 +7,9 @@ import asyncio
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import websockets

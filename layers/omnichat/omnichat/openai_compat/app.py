@@ -11,7 +11,8 @@ the gateway would otherwise be mostly the ORM's import)."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from anyio import to_thread
 from starlette.applications import Starlette

@@ -13,12 +13,25 @@ does."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from omnichat.chats.params import MAX_TOKENS_CHECK
-from omnichat.checks import (Fields, Invalid, NotJson, array, boolean, integer, json_object, load_json, nested,
-                             number, one_of, string)
+from omnichat.checks import (
+    Fields,
+    Invalid,
+    NotJson,
+    array,
+    boolean,
+    integer,
+    json_object,
+    load_json,
+    nested,
+    number,
+    one_of,
+    string,
+)
 
 from .errors import GatewayError, invalid
 

@@ -20,7 +20,8 @@ import json
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..aws.client import AwsError, AwsHttpClient, endpoint_for

@@ -53,7 +53,7 @@ class ProviderError(OmniChatError):
         self.partial_text = partial_text
         self.provider = provider
 
-    def with_partial(self, partial_text: str) -> "ProviderError":
+    def with_partial(self, partial_text: str) -> ProviderError:
         self.partial_text = partial_text
         return self
 

@@ -12,14 +12,15 @@ Their `detail` keeps the host and Ollama's own words for the logs; users see `me
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
 import base64
+import functools
 import json
 import re
+import ssl
 import time
 import uuid
-from typing import Any, AsyncIterator, Final
+from collections.abc import AsyncIterator
+from typing import Any, Final
 
 import httpx
 
@@ -111,7 +112,7 @@ class OllamaProvider:
             await self._client.aclose()
             self._client = None
 
-    async def __aenter__(self) -> "OllamaProvider":
+    async def __aenter__(self) -> OllamaProvider:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,8 +7,9 @@ A chat call is an async iterator of events: any number of `TextDelta` / `Reasoni
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol, Union
+from typing import Any, Literal, Protocol, Union
 
 Role = Literal["user", "assistant"]
 
@@ -52,7 +53,7 @@ class Message:
     content: tuple[ContentBlock, ...]
 
     @classmethod
-    def text(cls, role: Role, text: str) -> "Message":
+    def text(cls, role: Role, text: str) -> Message:
         return cls(role=role, content=(TextBlock(text),))
 
     @property

@@ -5,7 +5,8 @@ answers) is split into frames that each fit."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 MAX_POST_BYTES = 128 * 1024
 # Room left for the envelope; JSON escaping can grow text up to 6x (control characters).

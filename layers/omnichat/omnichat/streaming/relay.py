@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from omnichat.providers.errors import ProviderError, ProviderTimeout
 from omnichat.providers.types import ChatProvider, ChatRequest, Finish, ReasoningDelta, TextDelta
@@ -146,7 +147,7 @@ class Relay:
                     waits.append(gen.deadline - now)
                 try:
                     item = await asyncio.wait_for(queue.get(), timeout=max(0.0, min(waits)))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     item = None
                 if isinstance(item, TextDelta) and item.text:
                     if ttft_ms is None:

@@ -7,8 +7,16 @@ from fastapi import APIRouter, Request, Response
 from omnichat.api.deps import SQL, AppSettings, CurrentUser, client_address
 from omnichat.api.inputs import CheckedRoute
 from omnichat.api.openapi import error_responses
-from omnichat.api.schemas import (PasswordChangeIn, SessionOut, SignInIn, SignUpIn, SignUpOptionsOut, SignUpOut,
-                                  TicketOut, UserOut)
+from omnichat.api.schemas import (
+    PasswordChangeIn,
+    SessionOut,
+    SignInIn,
+    SignUpIn,
+    SignUpOptionsOut,
+    SignUpOut,
+    TicketOut,
+    UserOut,
+)
 from omnichat.auth import tickets, users
 from omnichat.config import app_jwt_secret
 
