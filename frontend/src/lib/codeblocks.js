@@ -1,5 +1,8 @@
 // A Svelte action for rendered Markdown: each code block gets a header with its language
-// and a copy button, and (once the answer is complete) syntax highlighting, loaded lazily.
+// and a copy button, and (once the answer is complete) syntax highlighting, loaded lazily;
+// it can scroll sideways, so it takes the keyboard focus and is named. KaTeX's layout styles
+// (kept by the math sanitizer as data-katex-style) are set through the CSSOM, which the
+// Content-Security-Policy allows where a parsed style attribute is blocked.
 let highlighter = null;
 
 function loadHighlighter() {
@@ -32,6 +35,10 @@ export async function copyText(text) {
 }
 
 function enhance(root, { highlight }) {
+  for (const el of root.querySelectorAll('[data-katex-style]')) {
+    el.style.cssText = el.getAttribute('data-katex-style');
+    el.removeAttribute('data-katex-style');
+  }
   for (const pre of root.querySelectorAll('pre')) {
     const code = pre.querySelector('code');
     if (!code) continue;
@@ -54,6 +61,9 @@ function enhance(root, { highlight }) {
         setTimeout(() => (button.textContent = 'Copy'), 1500);
       });
       head.append(label, button);
+      pre.tabIndex = 0;
+      pre.setAttribute('role', 'group');
+      pre.setAttribute('aria-label', `Code${lang ? ` (${lang})` : ''}`);
       pre.replaceWith(box);
       box.append(head, pre);
     }

@@ -1,0 +1,93 @@
+"""Rendered answers (issue 19, defects 2 and 10): task lists are named read-only checkboxes,
+table columns keep their alignment, math is typeset by KaTeX (loaded only for an answer with
+math, its CSS and fonts from our own origin, under the strict CSP), code blocks that scroll
+can be reached with the keyboard, and opening a chat with Enter leaves the focus in the page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PASSWORD
+
+PHONE = {"width": 390, "height": 844}
+from tests.browser.helpers import token_for
+from tests.browser.pages import RICH_ANSWER
+from tests.browser.seed import conversation, import_chats
+
+
+def _chat(stack, answer: str = RICH_ANSWER, title: str = "Rich answer") -> tuple[str, str]:
+    token = token_for(stack, "mark@example.com", PASSWORD, "Mark Down")
+    [chat] = import_chats(stack, token, [conversation(title, [("Show me everything", answer)])])
+    return token, chat
+
+
+def test_task_lists_tables_and_math_render(new_page, stack):
+    token, chat = _chat(stack)
+    page = new_page(token)
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url))
+    page.goto(f"/c/{chat}")
+    answer = page.get_by_role("article", name="Assistant message")
+
+    done = answer.get_by_role("checkbox", name="Done", exact=True)
+    todo = answer.get_by_role("checkbox", name="Not done")
+    expect(done).to_be_checked()
+    expect(done).to_be_disabled()
+    expect(todo).not_to_be_checked()
+    assert answer.locator("input:not([type=checkbox])").count() == 0
+
+    aligns = answer.locator("table tr").first.locator("th").evaluate_all(
+        "cells => cells.map((c) => getComputedStyle(c).textAlign)")
+    assert aligns == ["left", "center", "right"]
+
+    expect(answer.locator(".katex")).to_have_count(2)
+    expect(answer.locator(".katex-display")).to_have_count(1)
+    assert "$" not in answer.locator(".katex").first.inner_text()
+    expect(answer.get_by_text("It costs $5 today and $10 tomorrow.")).to_be_visible()  # not math
+    # The fraction is laid out (its styles set through the CSSOM), in KaTeX's own fonts.
+    frac = answer.locator(".katex-display .mfrac").first
+    assert frac.evaluate("(e) => e.getBoundingClientRect().height") > 20
+    page.wait_for_function("document.fonts.check('16px KaTeX_Main')")
+    assert [u for u in loaded if "KaTeX_" in u] and all(u.startswith(stack.url) for u in loaded if "KaTeX_" in u)
+
+
+def test_katex_loads_only_for_math(new_page, stack):
+    token, chat = _chat(stack, "No math here, only **bold** and $5.")
+    page = new_page(token)
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url))
+    page.goto(f"/c/{chat}")
+    expect(page.get_by_role("article", name="Assistant message").locator("strong")).to_have_text("bold")
+    page.wait_for_load_state("networkidle")
+    assert not [u for u in loaded if "/math-" in u or "KaTeX" in u]
+
+
+def test_code_blocks_take_the_keyboard_focus(new_page, stack):
+    token, chat = _chat(stack)
+    page = new_page(token, viewport={"width": 390, "height": 844})
+    page.goto(f"/c/{chat}")
+    code = page.get_by_role("group", name="Code (python)")
+    expect(code).to_have_attribute("tabindex", "0")
+    assert code.evaluate("(e) => e.scrollWidth > e.clientWidth")  # it scrolls
+    page.get_by_role("button", name="Copy code (python)").focus()
+    page.keyboard.press("Tab")
+    expect(code).to_be_focused()
+
+
+def test_opening_a_chat_with_enter_keeps_the_focus(new_page, stack):
+    token, chat = _chat(stack, title="Opened with Enter")
+    for viewport in (DESKTOP, PHONE):
+        page = new_page(token, viewport=viewport)
+        page.goto("/")
+        if viewport is PHONE:
+            page.get_by_role("button", name="Open the sidebar").click()
+        link = page.get_by_role("navigation", name="Chats").get_by_role("link", name="Opened with Enter")
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Opened with Enter", level=1)).to_be_visible()
+        expect(page.get_by_role("article", name="Assistant message")).to_be_visible()
+        # The focus is on something the user can see: the link they pressed, or the chat.
+        page.wait_for_function("""() => {
+          const el = document.activeElement;
+          return el && el !== document.body && el.checkVisibility() && el.getClientRects().length > 0;
+        }""", timeout=5_000)
