@@ -121,10 +121,11 @@ def main() -> None:
             large_ms.append(send_and_fetch(url, principal, large, i))
     finally:
         drop()
-    s, l = statistics.median(small_ms), statistics.median(large_ms)
+    small, large = statistics.median(small_ms), statistics.median(large_ms)
     print(f"{kind}: append + newest page of 50, median of {args.iterations}: "
-          f"10 messages {s:.2f} ms, {args.large} messages {l:.2f} ms")
-    print(json.dumps({"db": kind, "small_ms": round(s, 3), "large_ms": round(l, 3), "ratio": round(l / s, 3)}))
+          f"10 messages {small:.2f} ms, {args.large} messages {large:.2f} ms")
+    print(json.dumps({"db": kind, "small_ms": round(small, 3), "large_ms": round(large, 3),
+                      "ratio": round(large / small, 3)}))
 
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ def child(spec: dict[str, Any]) -> None:
         return
     handler = spec["handler"]
     asgi = handler == "run.sh"  # Lambda Web Adapter: uvicorn serves app.py's ASGI `app`
-    module_file, attribute = ("app.py", "app") if asgi else (handler.rsplit(".", 1)[0] + ".py", handler.rsplit(".", 1)[1])
+    handler_module, _, handler_function = handler.rpartition(".")
+    module_file, attribute = ("app.py", "app") if asgi else (handler_module + ".py", handler_function)
     t0 = time.perf_counter()
     if asgi:
         import uvicorn  # noqa: F401  (what run.sh starts before the app)

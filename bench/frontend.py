@@ -7,11 +7,18 @@ measures
 - fcp_ms: first contentful paint of a chat page (a returning signed-in user opening a saved
   chat), median over fresh browser contexts (cold HTTP cache), in headless Chromium against
   the local stack (the API Gateway emulator serving frontend/dist, the deterministic model
-  server).
+  server);
+- render_ms_per_delta_at_10k and render_ratio: main-thread time per streamed delta of a
+  10,000-token Markdown answer (paragraphs, lists, code, tables; 10 tokens a delta) on the
+  chat page in Chromium: from the WebSocket message handler to the DOM updated and laid out
+  (Svelte's flush and a forced layout), median of the last 10 deltas; the ratio divides it
+  by the median of the deltas around token 100. The deltas are handed to the page's own
+  socket handler in the page (no network in the measurement).
 
-    .venv/bin/python bench/frontend.py [--runs 7]
+    .venv/bin/python bench/frontend.py [--runs 7] [--stream-runs 3]
 
-Last line: {"initial_gzip_kb": ..., "fcp_ms": ...}; target initial_gzip_kb < 150.
+Last line: {"initial_gzip_kb": ..., "fcp_ms": ..., "render_ms_per_delta_at_10k": ...,
+"render_ratio": ...}; targets initial_gzip_kb < 150, render_ratio <= 1.5, <= 4 ms a delta.
 """
 
 from __future__ import annotations
@@ -80,9 +87,101 @@ def first_contentful_paint(url: str, session: dict, path: str, runs: int) -> lis
     return samples
 
 
+SECTION = """## Step {n}: the details
+
+This part explains step {n} in plain words, with enough text to wrap over a few lines of the
+chat column, the way a model writes a long answer to a detailed question about code.
+
+- the first point of step {n}, with `inline code` and **bold** words
+- the second point, with a [link](https://example.com/{n})
+
+```python
+def step_{n}(items: list[int]) -> int:
+    total = 0
+    for item in items:
+        total += item * {n}
+    return total
+```
+
+| Item | Value | Note |
+|:-----|------:|:----:|
+| a{n} | {n} | first |
+| b{n} | {m} | second |
+
+"""
+
+# In the page: capture the app's WebSocket, then hand it delta events one task at a time and
+# time each from the handler to the DOM updated and laid out.
+CAPTURE_SOCKET = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); window.__sockets.push(this); }
+  };
+})();
+"""
+
+STREAM = """async ({ chatId, deltas }) => {
+  const socket = window.__sockets.find((s) => s.readyState === 1 && s.onmessage);
+  const times = [];
+  let offset = 0;
+  for (const text of deltas) {
+    const data = JSON.stringify({ type: 'delta', chat_id: chatId, message_id: 'bench-answer', offset, text });
+    offset += text.length;
+    const t0 = performance.now();
+    socket.onmessage(new MessageEvent('message', { data }));
+    for (let i = 0; i < 4; i++) await Promise.resolve();  // Svelte's flush (a microtask)
+    void document.body.offsetHeight;  // style and layout, forced now
+    times.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return times;
+}"""
+
+
+def long_answer(tokens: int = 10_000) -> list[str]:
+    """A Markdown answer cut into tokens (a word with the space before it)."""
+    text, n = "", 0
+    while len(re.findall(r"\s*\S+", text)) < tokens:
+        n += 1
+        text += SECTION.format(n=n, m=n * 7)
+    return re.findall(r"\s*\S+", text)[:tokens]
+
+
+def render_cost(url: str, session: dict, chat_id: str, runs: int, per_delta: int = 10) -> tuple[float, float]:
+    from playwright.sync_api import sync_playwright
+
+    tokens = long_answer()
+    deltas = ["".join(tokens[i:i + per_delta]) for i in range(0, len(tokens), per_delta)]
+    early = [i for i in range(len(deltas)) if 50 < (i + 1) * per_delta <= 150]
+    at_100: list[float] = []
+    at_end: list[float] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        for _ in range(runs):
+            context = browser.new_context(viewport={"width": 1280, "height": 820}, base_url=url)
+            context.add_init_script(f"localStorage.setItem('omnichat.token', {session['access_token']!r});"
+                                    f"localStorage.setItem('omnichat.user', {json.dumps(session['user'])!r})")
+            context.add_init_script(CAPTURE_SOCKET)
+            page = context.new_page()
+            page.goto(f"/c/{chat_id}")
+            page.get_by_role("article", name="Your message").wait_for()
+            page.wait_for_function("window.__sockets.some((s) => s.readyState === 1 && s.onmessage)")
+            times = page.evaluate(STREAM, {"chatId": chat_id, "deltas": deltas})
+            text = page.get_by_role("article", name="Assistant message").locator(".prose").inner_text()
+            assert "Step 1: the details" in text and len(text) > 20_000, "the streamed answer was not rendered"
+            at_100 += [times[i] for i in early]
+            at_end += times[-10:]
+            context.close()
+        browser.close()
+    return statistics.median(at_end), statistics.median(at_end) / statistics.median(at_100)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--stream-runs", type=int, default=3)
     args = parser.parse_args()
 
     dist = build_frontend()
@@ -102,13 +201,18 @@ def main() -> int:
         stack = start_stack(Path(tmp))
         try:
             session = stack.sign_up("bench@example.com", "correct horse battery", "Bench")
-            [chat_id] = import_chats(stack, session["access_token"], [conversation("Merging sorted lists",
-                                                                 [("How do I merge two sorted lists?", MARKDOWN_ANSWER)])])
+            chat = conversation("Merging sorted lists", [("How do I merge two sorted lists?", MARKDOWN_ANSWER)])
+            [chat_id] = import_chats(stack, session["access_token"], [chat])
             samples = first_contentful_paint(stack.url, session, f"/c/{chat_id}", args.runs)
+            question = {"title": "A long answer", "model": "ollama/omnichat-test:latest", "current_leaf_id": "q0",
+                        "messages": [{"id": "q0", "parent_id": None, "role": "user", "content": "Explain everything."}]}
+            [stream_chat] = import_chats(stack, session["access_token"], [question])
+            per_delta, ratio = render_cost(stack.url, session, stream_chat, args.stream_runs)
         finally:
             stack.stop()
     print(f"first contentful paint over {len(samples)} cold loads: " + ", ".join(f"{s:.0f}" for s in samples) + " ms")
-    print(json.dumps({"initial_gzip_kb": round(initial, 1), "fcp_ms": round(statistics.median(samples), 1)}))
+    print(json.dumps({"initial_gzip_kb": round(initial, 1), "fcp_ms": round(statistics.median(samples), 1),
+                      "render_ms_per_delta_at_10k": round(per_delta, 2), "render_ratio": round(ratio, 2)}))
     return 0
 
 

@@ -130,13 +130,14 @@ def main() -> None:
     base_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'omnichat'}", **aws}
     bedrock_port, gateway_port = free_port(), free_port()
     bedrock_url = f"http://127.0.0.1:{bedrock_port}"
-    emulator = start_process([sys.executable, "-m", "local.bedrock", "--port", str(bedrock_port), "--log-level", "warning"],
-                             bedrock_port, base_env)
+    emulator = start_process([sys.executable, "-m", "local.bedrock", "--port", str(bedrock_port),
+                              "--log-level", "warning"], bedrock_port, base_env)
     gateway_env = {**base_env, "DATABASE_URL": database_url, "OMNICHAT_HOME": str(home), "OMNICHAT_JWT_SECRET": secret,
                    "OMNICHAT_OLLAMA_ENABLED": "false", "OMNICHAT_BEDROCK_ENABLED": "true",
                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url, "AWS_ENDPOINT_URL_BEDROCK": bedrock_url}
-    gateway = start_process([sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(gateway_port),
-                             "--log-level", "warning", "--no-access-log"], gateway_port, gateway_env,
+    gateway = start_process([sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
+                             "--port", str(gateway_port), "--log-level", "warning", "--no-access-log"],
+                            gateway_port, gateway_env,
                             cwd=ROOT / "functions" / "gateway")
     try:
         os.environ.update(aws)

@@ -132,7 +132,8 @@ def main() -> None:
     print(json.dumps({
         "direct_tps": round(d_tps, 2), "ollama_tps": round(figures["ollama"][0], 2),
         "bedrock_tps": round(figures["bedrock"][0], 2),
-        "ollama_ratio": round(figures["ollama"][0] / d_tps, 3), "bedrock_ratio": round(figures["bedrock"][0] / d_tps, 3),
+        "ollama_ratio": round(figures["ollama"][0] / d_tps, 3),
+        "bedrock_ratio": round(figures["bedrock"][0] / d_tps, 3),
         "ttft_overhead_ms": {"ollama": round(figures["ollama"][1] - d_ttft, 1),
                              "bedrock": round(figures["bedrock"][1] - d_ttft, 1)},
     }))

@@ -73,7 +73,7 @@ def deterministic_vector(text: str, dimensions: int = EMBED_DIMENSIONS) -> list[
     two orders of the same words) are equal. Not normalised: the server does that."""
     total = _hashed(b"text:" + text.encode(), dimensions)
     for word in re.findall(r"\w+", text.lower()):
-        total = [a + b for a, b in zip(total, _hashed(b"word:" + word.encode(), dimensions))]
+        total = [a + b for a, b in zip(total, _hashed(b"word:" + word.encode(), dimensions), strict=True)]
     return total
 
 
@@ -157,7 +157,8 @@ class DeterministicEngine:
             words = text.split()
             if len(words) > self.context_length:
                 if not truncate:
-                    raise ContextOverflow(f"Requested tokens ({len(words)}) exceed context window of {self.context_length}")
+                    raise ContextOverflow(
+                        f"Requested tokens ({len(words)}) exceed context window of {self.context_length}")
                 words = words[: self.context_length]
                 text = " ".join(words)
             vectors.append(deterministic_vector(text))

@@ -101,7 +101,8 @@ def test_password_change_ends_other_sessions(client):
     assert r.status_code == 204
     assert client.get("/api/auth/me", headers=a.headers).status_code == 200
     assert_error(client.get("/api/auth/me", headers={"authorization": f"Bearer {other['access_token']}"}), 401)
-    assert client.post("/api/auth/signin", json={"email": "a@example.com", "password": "another password"}).status_code == 200
+    signin = {"email": "a@example.com", "password": "another password"}
+    assert client.post("/api/auth/signin", json=signin).status_code == 200
 
 
 def _b64(data: dict) -> str:
@@ -183,7 +184,8 @@ def test_admin_lists_and_changes_roles(client):
     a = sign_up(client, "a@example.com")
     users = client.get("/api/admin/users", headers=admin.headers).json()
     assert [u["email"] for u in users] == ["admin@example.com", "a@example.com"]
-    assert client.patch(f"/api/admin/users/{a.id}", json={"role": "admin"}, headers=admin.headers).json()["role"] == "admin"
+    promoted = client.patch(f"/api/admin/users/{a.id}", json={"role": "admin"}, headers=admin.headers)
+    assert promoted.json()["role"] == "admin"
     assert_error(client.patch(f"/api/admin/users/{a.id}", json={"role": "root"}, headers=admin.headers), 422)
 
 

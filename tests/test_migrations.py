@@ -59,7 +59,8 @@ def test_a_database_at_head_is_left_alone_without_loading_alembic(db_url):
     """What most deploys run (the `migrate` custom resource): one query, no Alembic."""
     code = ("import sys\nfrom omnichat.db import migrate\n"
             f"migrate.upgrade({db_url!r})\n"
-            f"print(migrate.current({db_url!r}), sorted({{m.split('.')[0] for m in sys.modules}} & {{'alembic', 'sqlalchemy'}}))")
+            "loaded = {m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy'}\n"
+            f"print(migrate.current({db_url!r}), sorted(loaded))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "layers/omnichat")})
     assert out.stdout.split() == [migrate.HEAD, "[]"]

@@ -48,7 +48,8 @@ def test_strangers_failing_from_rotating_addresses_do_not_lock_the_owner_out(app
 
 def test_a_noisy_shared_address_does_not_lock_out_the_accounts_signed_in_from_it(app, home, settings):
     nat = at(app, "192.0.2.50")
-    assert nat.post("/api/auth/signup", json={"email": "colleague@example.com", "password": PASSWORD}).status_code == 202
+    signup = {"email": "colleague@example.com", "password": PASSWORD}
+    assert nat.post("/api/auth/signup", json=signup).status_code == 202
     for i in range(settings.signin_max_failures_address + 5):  # someone behind the same NAT sprays accounts
         sign_in(nat, WRONG, email=f"guess{i}@example.com")
     assert_error(sign_in(nat, WRONG, email="another@example.com"), 429, "signin_throttled")

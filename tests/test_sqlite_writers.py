@@ -84,7 +84,7 @@ def test_many_threads_reading_then_writing_all_succeed(tmp_path):
         for i in range(15):
             def work(db: Db) -> None:
                 db.execute("SELECT count(*) FROM settings").fetchone()
-                _add_setting(db, f"w{n}-{i}-{new_id()}")
+                _add_setting(db, f"w{n}-{i}-{new_id()}")  # noqa: B023 - run within this iteration
             try:
                 if i % 2:
                     lite.run(url, work)

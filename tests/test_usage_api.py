@@ -16,7 +16,8 @@ def test_usage_is_summed_per_day_by_model_and_by_user(client, settings):
     with session_scope(settings.resolved_database_url) as db:
         for who, model, tin, tout, when in [
             (user.id, "ollama/a", 10, 20, now), (user.id, "ollama/a", 1, 2, now), (admin.id, "bedrock/b", 5, 5, now),
-            (user.id, "ollama/a", 100, 100, now - timedelta(days=2)), (user.id, "ollama/a", 7, 7, now - timedelta(days=90)),
+            (user.id, "ollama/a", 100, 100, now - timedelta(days=2)),
+            (user.id, "ollama/a", 7, 7, now - timedelta(days=90)),
         ]:
             db.add(UsageRecord(user_id=who, model=model, provider=model.split("/")[0], input_tokens=tin,
                                output_tokens=tout, outcome="complete", created_at=when))

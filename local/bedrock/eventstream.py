@@ -17,9 +17,9 @@ import json
 import struct
 from binascii import crc32
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
-HeaderValue = Union[str, bytes, bool, int]
+HeaderValue = str | bytes | bool | int
 
 _PRELUDE = struct.Struct(">II")
 _U32 = struct.Struct(">I")

@@ -16,7 +16,7 @@ import threading
 from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from local.engines import ContextOverflow, Embeddings, Engine, Piece
 
@@ -56,7 +56,7 @@ class DoneOut:
     cache_write_tokens: int = 0
 
 
-Output = Union[TextOut, ReasoningOut, ToolOut, DoneOut]
+Output = TextOut | ReasoningOut | ToolOut | DoneOut
 
 
 class EngineFailure(Exception):

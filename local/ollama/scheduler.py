@@ -5,8 +5,9 @@ from one queue. llama.cpp is not thread-safe, so a llama model has one worker an
 jobs one at a time; an engine that is (`max_parallel` > 1, the deterministic test model)
 gets up to that many workers, capped by OLLAMA_NUM_PARALLEL. A model holds at most
 `max_queue` + 1 requests, running or waiting, whatever its parallelism (the same bound as
-with one worker); more are refused at once (`QueueFull`, HTTP 503) rather than piling up. Models load lazily on their first job and unload when their keep-alive runs out,
-when deleted, or when another model needs the slot (least recently used idle model first).
+with one worker); more are refused at once (`QueueFull`, HTTP 503) rather than piling up.
+Models load lazily on their first job and unload when their keep-alive runs out, when
+deleted, or when another model needs the slot (least recently used idle model first).
 
 Threading rule: everything except `Runner._work` runs on the event loop thread, so the
 bookkeeping (`pending`, `expires_at`, the workers list, the runner table) needs no locks;

@@ -29,7 +29,8 @@ def expected_embedding(text: str, dimensions: int | None = None) -> list[float]:
     return normalized(deterministic_vector(text), dimensions)
 
 
-def deterministic_model(name: str = TEST_MODEL, tokens_per_second: float = 0.0, context_length: int = 1 << 20) -> ServedModel:
+def deterministic_model(name: str = TEST_MODEL, tokens_per_second: float = 0.0,
+                        context_length: int = 1 << 20) -> ServedModel:
     return ServedModel(
         name=name,
         size=0,

@@ -111,7 +111,9 @@ class PullWorker:
                 log.warning("pull %s: progress not saved: %s", job.id, exc)
                 return True
 
-        waiting = lambda: still_mine(status_text="waiting for another pull on the model store")
+        def waiting() -> bool:
+            return still_mine(status_text="waiting for another pull on the model store")
+
         if not self.lock.acquire(while_waiting=waiting, stop=stop):
             return  # cancelled or taken over while waiting, or shutting down (requeued later)
         try:

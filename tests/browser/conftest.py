@@ -97,7 +97,8 @@ def new_page(playwright_browser: Any, stack: Stack) -> Iterator[Callable[..., An
         if model:
             init += f"localStorage.setItem('omnichat.model', {model!r});"
         if init:
-            context.add_init_script(f"if (!sessionStorage.getItem('seeded')) {{ {init} sessionStorage.setItem('seeded', '1'); }}")
+            context.add_init_script(
+                f"if (!sessionStorage.getItem('seeded')) {{ {init} sessionStorage.setItem('seeded', '1'); }}")
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))

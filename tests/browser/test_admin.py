@@ -124,7 +124,8 @@ def test_the_usage_chart_shows_tokens_per_model_and_per_user(new_page, stack, ad
     expect(page.get_by_role("row", name="admin@example.com")).to_be_visible()
 
     # A busier month (the same response shape, served by the test) draws stacked series.
-    page.route("**/api/admin/usage?*", lambda route: route.fulfill(json=_usage(int(route.request.url.split("days=")[1]))))
+    page.route("**/api/admin/usage?*",
+               lambda route: route.fulfill(json=_usage(int(route.request.url.split("days=")[1]))))
     page.get_by_role("button", name="By model").click()
     page.get_by_label("Period").select_option("7")
     page.get_by_label("Period").select_option("30")

@@ -17,8 +17,10 @@ def _seed(stack) -> tuple[str, str]:
     token = token_for(stack, "sam@example.com", PASSWORD, "Sam Rivera")
     ids = import_chats(stack, token, [
         conversation("Weekend hiking checklist", [("What should I pack for a day hike?", "Water, layers, a map.")]),
-        conversation("Serverless cost estimate", [("Estimate Lambda costs for 1M requests", "About **$0.20** plus compute.")]),
-        conversation("Merging sorted lists", [("How do I merge two sorted lists in Python?", MARKDOWN_ANSWER)], pinned=True),
+        conversation("Serverless cost estimate",
+                     [("Estimate Lambda costs for 1M requests", "About **$0.20** plus compute.")]),
+        conversation("Merging sorted lists", [("How do I merge two sorted lists in Python?", MARKDOWN_ANSWER)],
+                     pinned=True),
     ])
     return token, ids[2]
 

@@ -28,7 +28,7 @@ def test_embeddings_in_both_encodings(oai, db_url, user, encoding_format):
     r = oai.embeddings.create(model=OLLAMA_MODEL, input=["the cat sat", "on the mat"], **options)
     assert r.object == "list" and r.model == OLLAMA_MODEL
     assert [d.index for d in r.data] == [0, 1]
-    for got, text in zip(r.data, ["the cat sat", "on the mat"]):
+    for got, text in zip(r.data, ["the cat sat", "on the mat"], strict=True):
         vector = got.embedding
         if encoding_format == "float":  # JSON numbers: the server's values exactly
             assert vector == expected_embedding(text)
@@ -77,7 +77,7 @@ def test_bedrock_titan_embeddings(oai, db_url, user, backends, encoding_format):
     texts = ["the cat sat", "on the mat", "hello"]
     r = oai.embeddings.create(model=TITAN_MODEL, input=texts, encoding_format=encoding_format)
     assert r.model == TITAN_MODEL and [d.index for d in r.data] == [0, 1, 2]
-    for got, text in zip(r.data, texts):
+    for got, text in zip(r.data, texts, strict=True):
         vector = got.embedding
         if encoding_format == "base64":
             vector = list(struct.unpack("<1024f", base64.b64decode(vector)))

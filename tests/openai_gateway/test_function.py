@@ -39,7 +39,8 @@ def http_api_event(method: str, path: str, key: str, body: dict | None = None) -
 @pytest.fixture
 def function_env(monkeypatch, live_settings):
     s = live_settings
-    for name, value in {"DATABASE_URL": s.database_url, "OMNICHAT_HOME": str(s.home), "OMNICHAT_JWT_SECRET": s.jwt_secret,
+    for name, value in {"DATABASE_URL": s.database_url, "OMNICHAT_HOME": str(s.home),
+                        "OMNICHAT_JWT_SECRET": s.jwt_secret,
                         "OLLAMA_HOST": s.ollama_host, "OMNICHAT_BEDROCK_ENABLED": "true",
                         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": s.bedrock_runtime_endpoint,
                         "AWS_ENDPOINT_URL_BEDROCK": s.bedrock_endpoint, "OMNICHAT_PROVIDER_MAX_ATTEMPTS": "2"}.items():
@@ -78,7 +79,8 @@ def test_serving_calls_never_loads_sqlalchemy_or_pydantic(function_env, user):
         "context = types.SimpleNamespace(function_name='gw', aws_request_id='r', log_stream_name='s',"
         " get_remaining_time_in_millis=lambda: 29_000)\n"
         "codes = [gateway.handler(event, context)['statusCode'] for event in json.load(sys.stdin)]\n"
-        "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi', 'pydantic'})]))\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi', 'pydantic'}\n"
+        "print(json.dumps([codes, sorted(loaded)]))\n"
     )
     env = {**os.environ, "OMNICHAT_BEDROCK_ENABLED": "false", "PYTHONPATH": str(ROOT / "layers/omnichat")}
     out = subprocess.run([sys.executable, "-c", code], input=json.dumps(events), capture_output=True, text=True,

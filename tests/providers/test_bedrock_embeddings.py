@@ -45,7 +45,7 @@ def expected(text: str, dimensions: int = 1024, normalize: bool = True) -> list[
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 # ---- the emulator ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def client(det_server: ServerThread) -> ollama.Client:
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    return sum(x * y for x, y in zip(a, b)) / (math.hypot(*a) * math.hypot(*b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
 
 
 # ---- the test model ----------------------------------------------------------------------
@@ -51,7 +51,8 @@ def test_single_string_dimensions_and_similarity(client: ollama.Client) -> None:
     assert list(cut.embeddings[0]) == expected_embedding("hello world", 16)
     assert math.hypot(*cut.embeddings[0]) == pytest.approx(1.0)
     # Words shared make texts close: handy for retrieval tests.
-    cat, kitten, stocks = (expected_embedding(t) for t in ("the cat sat on the mat", "a cat sat on a mat", "stocks fell"))
+    texts = ("the cat sat on the mat", "a cat sat on a mat", "stocks fell")
+    cat, kitten, stocks = (expected_embedding(t) for t in texts)
     assert cosine(cat, kitten) > cosine(cat, stocks)
 
 
@@ -78,7 +79,8 @@ def test_truncation_and_its_refusal(tmp_path: Path) -> None:
     with ServerThread(app) as server:
         client = ollama.Client(host=server.url, timeout=10)
         out = client.embed(model="tiny", input=["one two three four five six", "short"])
-        assert [list(v) for v in out.embeddings] == [expected_embedding("one two three four"), expected_embedding("short")]
+        expected = [expected_embedding("one two three four"), expected_embedding("short")]
+        assert [list(v) for v in out.embeddings] == expected
         assert out.prompt_eval_count == 4 + 1
         with pytest.raises(ollama.ResponseError) as err:
             client.embed(model="tiny", input=["short", "one two three four five"], truncate=False)
@@ -89,7 +91,8 @@ def test_truncation_and_its_refusal(tmp_path: Path) -> None:
 
 # ---- errors ------------------------------------------------------------------------------
 def test_unknown_model_is_404_as_ollama_words_it(client: ollama.Client) -> None:
-    for call in (lambda: client.embed(model="nope:1b", input="hi"), lambda: client.embeddings(model="nope:1b", prompt="hi")):
+    for call in (lambda: client.embed(model="nope:1b", input="hi"),
+                 lambda: client.embeddings(model="nope:1b", prompt="hi")):
         with pytest.raises(ollama.ResponseError) as err:
             call()
         assert err.value.status_code == 404
@@ -196,7 +199,8 @@ def test_real_model_embeds_and_chats_at_once_on_one_thread(real_server: ServerTh
     async def both() -> list[object]:
         client = ollama.AsyncClient(host=real_server.url, timeout=120)
         embeds = [client.embed(model=SMOL, input=[f"Sentence number {i}.", "Another one."]) for i in range(4)]
-        chats = [client.chat(model=SMOL, messages=[{"role": "user", "content": f"Say {i}."}], options={"num_predict": 6})
+        chats = [client.chat(model=SMOL, messages=[{"role": "user", "content": f"Say {i}."}],
+                             options={"num_predict": 6})
                  for i in range(3)]  # fmt: skip
         return list(await asyncio.gather(*embeds, *chats))
 

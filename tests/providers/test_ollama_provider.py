@@ -71,7 +71,8 @@ def run(coro: Any) -> Any:
 
 
 def chunk(text: str, done: bool = False, **extra: Any) -> str:
-    return json.dumps({"model": "m", "created_at": "2025-01-01T00:00:00Z", "message": {"role": "assistant", "content": text}, "done": done} | extra)
+    return json.dumps({"model": "m", "created_at": "2025-01-01T00:00:00Z",
+                       "message": {"role": "assistant", "content": text}, "done": done} | extra)
 
 
 # ---- against the local server ------------------------------------------------------------
@@ -322,9 +323,11 @@ def test_request_body_carries_images_tools_and_options() -> None:
 def test_thinking_and_tool_calls_in_the_stream() -> None:
     """Replays the lines a thinking, tool-calling model sends (SmolLM2 does neither)."""
     lines = [
-        json.dumps({"model": "m", "message": {"role": "assistant", "content": "", "thinking": "Let me look."}, "done": False}),
+        json.dumps({"model": "m", "message": {"role": "assistant", "content": "", "thinking": "Let me look."},
+                    "done": False}),
         json.dumps({"model": "m", "message": {"role": "assistant", "content": "",
-                    "tool_calls": [{"function": {"name": "lookup", "arguments": {"q": "cat"}}}]}, "done": False}),  # fmt: skip
+                    "tool_calls": [{"function": {"name": "lookup", "arguments": {"q": "cat"}}}]},
+                    "done": False}),  # fmt: skip
         chunk("", done=True, done_reason="stop", prompt_eval_count=9, eval_count=4),
     ]
     transport = httpx.MockTransport(lambda req: httpx.Response(200, content="\n".join(lines).encode()))

@@ -109,7 +109,8 @@ def test_bad_requests_are_400_with_an_error_object(det_server: ServerThread) -> 
         ("/api/chat", b"{not json"),
         ("/api/chat", b'{"messages": []}'),
         ("/api/chat", b'{"model": "omnichat-test", "options": {"temperature": "hot"}}'),
-        ("/api/chat", b'{"model": "omnichat-test", "keep_alive": "soon", "messages": [{"role": "user", "content": "x"}]}'),
+        ("/api/chat", b'{"model": "omnichat-test", "keep_alive": "soon",'
+                      b' "messages": [{"role": "user", "content": "x"}]}'),
         ("/api/chat", b'{"model": "omnichat-test", "messages": [{"role": "user", "content": "x"}], "tools": [{}]}'),
         ("/api/chat", b'{"model": "omnichat-test", "messages": [{"role": "user", "content": "x"}], "think": true}'),
         ("/api/chat", b'{"model": "../../etc/passwd", "messages": [{"role": "user", "content": "x"}]}'),
@@ -125,7 +126,8 @@ def test_bad_requests_are_400_with_an_error_object(det_server: ServerThread) -> 
 def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> None:
     app = create_app(tmp_path, deterministic=True, max_queue=1)  # two requests at most
     with ServerThread(app) as server:
-        slow = {"model": TEST_MODEL, "stream": False, "messages": [{"role": "user", "content": "[[tokens=10]] [[rate=10]]"}]}
+        slow = {"model": TEST_MODEL, "stream": False,
+                "messages": [{"role": "user", "content": "[[tokens=10]] [[rate=10]]"}]}
 
         async def burst() -> list[int]:
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
@@ -195,7 +197,8 @@ def test_concurrent_chats_all_complete(det_server: ServerThread) -> None:
 
         async def one(prompt: str) -> str:
             text = ""
-            async for part in await client.chat(model=TEST_MODEL, messages=[{"role": "user", "content": prompt}], stream=True):
+            messages = [{"role": "user", "content": prompt}]
+            async for part in await client.chat(model=TEST_MODEL, messages=messages, stream=True):
                 text += part.message.content or ""
             return text
 
@@ -244,7 +247,8 @@ def test_built_in_model_cannot_be_deleted(client: ollama.Client) -> None:
 def test_real_model_chat_streaming_and_not(real_server: ServerThread) -> None:
     client = ollama.Client(host=real_server.url, timeout=60)
     messages = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
-    chunks = list(client.chat(model=SMOL, messages=messages, stream=True, options={"temperature": 0, "num_predict": 24}))
+    options = {"temperature": 0, "num_predict": 24}
+    chunks = list(client.chat(model=SMOL, messages=messages, stream=True, options=options))
     text = "".join(c.message.content or "" for c in chunks)
     last = chunks[-1]
     assert "Paris" in text
@@ -297,7 +301,8 @@ def test_pull_show_delete_cycle(tmp_path: Path) -> None:
         assert statuses[0] == "pulling manifest"
         assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
         layers = [p for p in progress if p.digest]
-        model_layer = [p for p in layers if p.digest == "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"]
+        gguf = "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+        model_layer = [p for p in layers if p.digest == gguf]
         assert model_layer[-1].completed == model_layer[-1].total == 98362432
         assert any(p.status == "pulling b179c9523d0e" for p in layers)
 

@@ -56,7 +56,7 @@ def resolve(template: dict[str, Any], node: Any, params: dict[str, str]) -> Any:
     """`node` as one deploy with these parameters sees it: Fn::If chosen by the template's
     Conditions, parameter Refs and Fn::Sub over parameters filled in, AWS::NoValue dropped.
     Resource Refs, GetAtts and pseudo parameters stay as they are (unknowable before)."""
-    from omnichat.aws.stack_config import evaluate, parameter_values
+    from omnichat.aws.stack_config import parameter_values
 
     values = parameter_values(template, params)
     conditions = template.get("Conditions", {})

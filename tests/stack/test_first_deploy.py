@@ -185,7 +185,8 @@ def test_behaviours_that_compress_have_a_cache_policy_that_lets_them(resources: 
             continue
         policy = behaviour["CachePolicyId"]
         if isinstance(policy, dict):
-            keys = resources[policy["Ref"]]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+            config = resources[policy["Ref"]]["Properties"]["CachePolicyConfig"]
+            keys = config["ParametersInCacheKeyAndForwardedToOrigin"]
             assert keys["EnableAcceptEncodingGzip"] or keys["EnableAcceptEncodingBrotli"], behaviour.get("PathPattern")
         else:
             assert policy in managed_with_encodings, behaviour.get("PathPattern")

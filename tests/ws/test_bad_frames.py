@@ -16,8 +16,10 @@ from tests.ws.harness import of_type
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ACTIONS = ["chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.resume", "model.pull", "ping"]
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(json_scalars,
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3),
                            max_leaves=8)
 
 
@@ -94,7 +96,8 @@ def test_another_users_chat_and_messages_are_not_found(harness, alice, bob, db_u
     ack = of_type(harness.frames(mine), "ack")[0]
     theirs = harness.connect(bob)
     attempts = [
-        {"action": "chat.send", "chat_id": ack["chat_id"], "content": "hi", "client_message_id": "x", "model": TEST_MODEL},
+        {"action": "chat.send", "chat_id": ack["chat_id"], "content": "hi", "client_message_id": "x",
+         "model": TEST_MODEL},
         {"action": "chat.resume", "chat_id": ack["chat_id"]},
         {"action": "chat.stop", "chat_id": ack["chat_id"], "message_id": ack["assistant_message_id"]},
         {"action": "chat.regenerate", "chat_id": ack["chat_id"], "message_id": ack["assistant_message_id"]},
@@ -125,7 +128,8 @@ def test_a_model_the_user_may_not_use(harness, alice, bob, db_url):
         else:
             assert_error_then_usable(harness, conn, {"model_not_found"})
     admin = harness.connect(alice)
-    harness.send(admin, {"action": "chat.send", "content": "hi [[tokens=2]]", "client_message_id": "a", "model": TEST_MODEL})
+    harness.send(admin, {"action": "chat.send", "content": "hi [[tokens=2]]", "client_message_id": "a",
+                         "model": TEST_MODEL})
     assert of_type(harness.frames(admin), "message.done")[0]["status"] == "complete"
 
 

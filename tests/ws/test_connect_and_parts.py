@@ -58,4 +58,5 @@ def test_snapshots_of_long_answers_fit_api_gateway_limits():
     assert len(events) > 1 and events[-1]["last"] is True
     assert all(len(frames_mod.encode(e)) <= frames_mod.MAX_POST_BYTES for e in events)
     assert answer_text(events, "m") == text
-    assert "".join(e.get("reasoning", "") for e in sorted(events, key=lambda e: e.get("reasoning_offset", 0))) == "r" * 70_000
+    in_order = sorted(events, key=lambda e: e.get("reasoning_offset", 0))
+    assert "".join(e.get("reasoning", "") for e in in_order) == "r" * 70_000

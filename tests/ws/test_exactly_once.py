@@ -136,7 +136,7 @@ def test_parts_arriving_together_are_never_lost(harness, alice, db_url):
         cmid = f"together-{attempt}"
         parts = _parts({"action": "chat.send", "content": text, "client_message_id": cmid, "model": TEST_MODEL}, 4)
         conns = [harness.connect(alice) for _ in parts]
-        _send_all_at_once(harness, list(zip(conns, parts)))
+        _send_all_at_once(harness, list(zip(conns, parts, strict=True)))
         _wait_until_ended(harness, db_url)
         ledger = _ledger(db_url, cmid)
         assert [q[2] for q in ledger["questions"]] == [text], attempt

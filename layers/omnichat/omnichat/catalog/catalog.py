@@ -124,7 +124,7 @@ async def discover(settings: Settings, refresh: bool = False) -> tuple[list[Mode
     names = [n for n in registry.PROVIDERS if registry.enabled(settings, n)]
     results = await asyncio.gather(*(_list_provider(settings, n, refresh) for n in names))
     models = [m for found, _ in results for m in found]
-    errors = {n: err for n, (_, err) in zip(names, results) if err}
+    errors = {n: err for n, (_, err) in zip(names, results, strict=True) if err}
     return models, errors
 
 

@@ -124,7 +124,8 @@ class Session:
         elif kind in ("delta", "message.snapshot") and self.answer and event["message_id"] == self.answer.message_id:
             event = {**event, "new_text": self.answer.apply(event["offset"], event["text"])}
         elif kind == "message.done" and self.answer and event["message_id"] == self.answer.message_id:
-            self.answer.status, self.answer.usage, self.answer.error = event["status"], event["usage"], event.get("error")
+            self.answer.status, self.answer.usage = event["status"], event["usage"]
+            self.answer.error = event.get("error")
             self.done.set()
         elif kind == "error" and (self.answer is None or event.get("message_id") is None):
             self.done.set()  # the request failed before any answer started

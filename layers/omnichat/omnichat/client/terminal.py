@@ -54,7 +54,8 @@ class Terminal:
         elif kind == "message.done":
             self.live.stop()
             usage = event.get("usage") or {}
-            note = f"[{event['status']} · {usage.get('output_tokens', 0)} tokens · {usage.get('duration_ms', 0):.0f} ms]"
+            note = (f"[{event['status']} · {usage.get('output_tokens', 0)} tokens"
+                    f" · {usage.get('duration_ms', 0):.0f} ms]")
             self.console.print(f"\n{note}", style="dim", markup=False)
         elif kind == "chat.title":  # comes after the answer: the prompt may be waiting
             self.line.notice(f"chat: {event['title']}", style="dim")

@@ -105,7 +105,8 @@ class Chunks:
         head = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": model, "system_fingerprint": None}
         self._head = b"data: " + _dumps(head)[:-1].encode() + b',"choices":[{"index":0,"delta":'
-        self._tail = b',"logprobs":null,"finish_reason":null}]' + (b',"usage":null' if include_usage else b"") + b"}\n\n"
+        usage = b',"usage":null' if include_usage else b""
+        self._tail = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
         self._usage_head = b"data: " + _dumps(head)[:-1].encode() + b',"choices":[],"usage":'
 
     def _chunk(self, delta: dict[str, Any]) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 Role = Literal["user", "assistant"]
 
@@ -44,7 +44,7 @@ class ToolResultBlock:
     is_error: bool = False
 
 
-ContentBlock = Union[TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock]
+ContentBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Finish:
     duration_ms: float
 
 
-StreamEvent = Union[TextDelta, ReasoningDelta, ToolUseDelta, Finish]
+StreamEvent = TextDelta | ReasoningDelta | ToolUseDelta | Finish
 
 
 # ---- listing ---------------------------------------------------------------------

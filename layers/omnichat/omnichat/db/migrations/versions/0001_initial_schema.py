@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 import sqlalchemy as sa
@@ -70,7 +70,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_chats_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chats'))
     )
-    op.create_index('ix_chats_user_id_listing', 'chats', ['user_id', 'archived', 'pinned', 'updated_at', 'id'], unique=False)
+    op.create_index('ix_chats_user_id_listing', 'chats', ['user_id', 'archived', 'pinned', 'updated_at', 'id'],
+                    unique=False)
 
     op.create_table('connections',
     sa.Column('connection_id', sa.String(length=128), nullable=False),

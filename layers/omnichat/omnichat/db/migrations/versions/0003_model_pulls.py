@@ -31,7 +31,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['requested_by'], ['users.id'], name=op.f('fk_model_pulls_requested_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['requested_by'], ['users.id'], name=op.f('fk_model_pulls_requested_by_users'),
+                            ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_model_pulls'))
     )
     op.create_index('ix_model_pulls_status_created_at', 'model_pulls', ['status', 'created_at'], unique=False)
