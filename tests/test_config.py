@@ -66,3 +66,16 @@ def test_settings_from_environment():
                            "OMNICHAT_WS_TICKET_TTL": "600"})
     assert s.ollama_host == "http://10.0.0.5:11434" and s.is_production and s.aws_region == "eu-west-1"
     assert s.ws_ticket_ttl_s == 60  # tickets never live longer than a minute
+
+
+def test_an_empty_environment_gives_the_declared_defaults():
+    """Each default is written once, on its field: reading no variables changes none."""
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env({"OMNICHAT_PROVIDER_READ_TIMEOUT": "", "OMNICHAT_DB_PORT": ""}) == Settings()
+
+
+def test_each_variable_reaches_its_field_with_its_type():
+    s = Settings.from_env({"OMNICHAT_DB_PORT": "6543", "OMNICHAT_BEDROCK_ENABLED": "yes", "OMNICHAT_HOME": "/srv/o",
+                           "OMNICHAT_PROVIDER_READ_TIMEOUT": "7.5", "OMNICHAT_ENV": "aws", "OMNICHAT_DB_TLS": "off"})
+    assert (s.db_port, s.bedrock_enabled, str(s.home), s.provider_read_timeout_s) == (6543, True, "/srv/o", 7.5)
+    assert s.pull_queue and not s.db_tls  # unset, pulls follow the environment; set, TLS is as asked

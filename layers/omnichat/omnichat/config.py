@@ -1,7 +1,8 @@
 """Settings from the environment: one typed, immutable object, read once per process.
 
 Plain dataclass rather than pydantic-settings: it is read on every Lambda cold start and
-costs nothing to import.
+costs nothing to import. Each default is written once, on its field; `env("NAME", default)`
+names the variable that overrides it, and `from_env` reads every such field by its type.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,30 +28,56 @@ def _int(value: str | None, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(value: str | None, default: float) -> float:
+    return float(value) if value not in (None, "") else default
+
+
+def _str(value: str | None, default: str) -> str:
+    return default if value is None else value
+
+
+def _path(value: str | None, default: Path) -> Path:
+    return default if value is None else Path(value)
+
+
+# How a field's variable is read, by the type of its default (bool before int: a bool is an int).
+_READERS: dict[type, Any] = {bool: _bool, int: _int, float: _float, str: _str, Path: _path}
+_ENV = "env"
+
+
+def _read(value: str | None, default: Any) -> Any:
+    return next(read for kind, read in _READERS.items() if isinstance(default, kind))(value, default)
+
+
+def env(name: str, default: Any) -> Any:
+    """A field overridable by environment variable `name` (from_env reads it)."""
+    return field(default=default, metadata={_ENV: name})
+
+
 @dataclass(frozen=True)
 class Settings:
     # "local" (laptop, SQLite by default) or "aws" (deployed; refuses insecure defaults).
-    environment: str = "local"
-    home: Path = Path(".omnichat")
-    database_url: str = ""
+    environment: str = env("OMNICHAT_ENV", "local")
+    home: Path = env("OMNICHAT_HOME", Path(".omnichat"))
+    database_url: str = env("DATABASE_URL", "")
     # In AWS: the RDS secret (JSON with username/password) and the RDS Proxy endpoint.
-    db_secret_arn: str = ""
-    db_host: str = ""
-    db_port: int = 5432
-    db_name: str = "omnichat"
+    db_secret_arn: str = env("OMNICHAT_DB_SECRET_ARN", "")
+    db_host: str = env("OMNICHAT_DB_HOST", "")
+    db_port: int = env("OMNICHAT_DB_PORT", 5432)
+    db_name: str = env("OMNICHAT_DB_NAME", "omnichat")
     # TLS to PostgreSQL: on in AWS (RDS Proxy refuses clients without it), off locally.
-    db_tls: bool = False
+    db_tls: bool = env("OMNICHAT_DB_TLS", False)
     # JWT signing secret: the value itself, or a Secrets Manager ARN/name to fetch it from.
-    jwt_secret: str = ""
-    jwt_secret_arn: str = ""
-    access_token_ttl_s: int = 12 * 3600
-    ws_ticket_ttl_s: int = 60
+    jwt_secret: str = env("OMNICHAT_JWT_SECRET", "")
+    jwt_secret_arn: str = env("OMNICHAT_JWT_SECRET_ARN", "")
+    access_token_ttl_s: int = env("OMNICHAT_ACCESS_TOKEN_TTL", 12 * 3600)
+    ws_ticket_ttl_s: int = env("OMNICHAT_WS_TICKET_TTL", 60)
     # Open WebSocket connections per user (a browser tab holds one).
-    ws_max_connections_per_user: int = 20
+    ws_max_connections_per_user: int = env("OMNICHAT_WS_MAX_CONNECTIONS_PER_USER", 20)
     # Bodies above this many bytes answer 413; chat import gets its own, larger limit.
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int = env("OMNICHAT_MAX_BODY_BYTES", 1 << 20)
     # A synchronous Lambda takes a 6 MB event, the body in it JSON-escaped: 5 MiB leaves room.
-    max_import_bytes: int = 5 << 20
+    max_import_bytes: int = env("OMNICHAT_MAX_IMPORT_BYTES", 5 << 20)
     # An import still running after this long is rolled back: it must end before API
     # Gateway's 29 s integration timeout, or the client is told it failed while it commits.
     import_budget_s: float = 20.0
@@ -59,25 +86,24 @@ class Settings:
     signin_window_s: int = 15 * 60
     signin_max_failures_account: int = 5
     signin_max_failures_address: int = 30
-    default_signup_policy: str = "open"
+    default_signup_policy: str = env("OMNICHAT_SIGNUP_POLICY", "open")
     # Sign-ups allowed per client address per hour (docs/security.md).
-    signup_max_per_address: int = 10
+    signup_max_per_address: int = env("OMNICHAT_SIGNUP_MAX_PER_ADDRESS", 10)
     # Model backends.
-    ollama_host: str = "http://127.0.0.1:11434"
-    ollama_enabled: bool = True
-    bedrock_enabled: bool = False
-    aws_region: str = "us-east-1"
-    bedrock_runtime_endpoint: str = ""
-    bedrock_endpoint: str = ""
-    provider_connect_timeout_s: float = 5.0
-    provider_read_timeout_s: float = 120.0
-    provider_max_attempts: int = 4
-    model_list_ttl_s: float = 30.0
+    ollama_host: str = env("OLLAMA_HOST", "http://127.0.0.1:11434")
+    ollama_enabled: bool = env("OMNICHAT_OLLAMA_ENABLED", True)
+    bedrock_enabled: bool = env("OMNICHAT_BEDROCK_ENABLED", False)
+    aws_region: str = env("AWS_REGION", "us-east-1")
+    bedrock_runtime_endpoint: str = env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "")
+    bedrock_endpoint: str = env("AWS_ENDPOINT_URL_BEDROCK", "")
+    provider_connect_timeout_s: float = env("OMNICHAT_PROVIDER_CONNECT_TIMEOUT", 5.0)
+    provider_read_timeout_s: float = env("OMNICHAT_PROVIDER_READ_TIMEOUT", 120.0)
+    provider_max_attempts: int = env("OMNICHAT_PROVIDER_MAX_ATTEMPTS", 4)
+    model_list_ttl_s: float = env("OMNICHAT_MODEL_LIST_TTL", 30.0)
     # Model pulls go to the pull worker beside Ollama (on in AWS) instead of running in the caller.
-    pull_queue: bool = False
+    pull_queue: bool = env("OMNICHAT_PULL_QUEUE", False)
     # Streaming: a delta waits at most this long before it is posted (fewer posts vs. latency).
-    coalesce_ms: int = 50
-    extra: dict[str, str] = field(default_factory=dict)
+    coalesce_ms: int = env("OMNICHAT_COALESCE_MS", 50)
 
     @property
     def is_production(self) -> bool:
@@ -91,46 +117,28 @@ class Settings:
             return _url_from_secret(self.db_secret_arn, self.db_host, self.db_port, self.db_name)
         return f"sqlite:///{(self.home / 'omnichat.db').resolve()}"
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | os._Environ[str] | None = None) -> Settings:
         e = os.environ if env is None else env
-        ollama_host = e.get("OLLAMA_HOST", "") or "http://127.0.0.1:11434"
-        if "://" not in ollama_host:
-            ollama_host = f"http://{ollama_host}"
-        return cls(
-            environment=e.get("OMNICHAT_ENV", "local"),
-            home=Path(e.get("OMNICHAT_HOME", ".omnichat")),
-            database_url=e.get("DATABASE_URL", ""),
-            db_secret_arn=e.get("OMNICHAT_DB_SECRET_ARN", ""),
-            db_host=e.get("OMNICHAT_DB_HOST", ""),
-            db_port=_int(e.get("OMNICHAT_DB_PORT"), 5432),
-            db_name=e.get("OMNICHAT_DB_NAME", "omnichat"),
-            db_tls=_bool(e.get("OMNICHAT_DB_TLS"), e.get("OMNICHAT_ENV", "local") == "aws"),
-            jwt_secret=e.get("OMNICHAT_JWT_SECRET", ""),
-            jwt_secret_arn=e.get("OMNICHAT_JWT_SECRET_ARN", ""),
-            access_token_ttl_s=_int(e.get("OMNICHAT_ACCESS_TOKEN_TTL"), 12 * 3600),
-            ws_ticket_ttl_s=min(60, _int(e.get("OMNICHAT_WS_TICKET_TTL"), 60)),
-            ws_max_connections_per_user=max(1, _int(e.get("OMNICHAT_WS_MAX_CONNECTIONS_PER_USER"), 20)),
-            max_body_bytes=_int(e.get("OMNICHAT_MAX_BODY_BYTES"), 1 << 20),
-            max_import_bytes=_int(e.get("OMNICHAT_MAX_IMPORT_BYTES"), 5 << 20),
-            default_signup_policy=e.get("OMNICHAT_SIGNUP_POLICY", "open"),
-            signup_max_per_address=_int(e.get("OMNICHAT_SIGNUP_MAX_PER_ADDRESS"), 10),
-            ollama_host=ollama_host.rstrip("/"),
-            ollama_enabled=_bool(e.get("OMNICHAT_OLLAMA_ENABLED"), True),
-            bedrock_enabled=_bool(e.get("OMNICHAT_BEDROCK_ENABLED"), False),
-            aws_region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
-            bedrock_runtime_endpoint=e.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", ""),
-            bedrock_endpoint=e.get("AWS_ENDPOINT_URL_BEDROCK", ""),
-            provider_connect_timeout_s=float(e.get("OMNICHAT_PROVIDER_CONNECT_TIMEOUT", 5.0)),
-            provider_read_timeout_s=float(e.get("OMNICHAT_PROVIDER_READ_TIMEOUT", 120.0)),
-            provider_max_attempts=_int(e.get("OMNICHAT_PROVIDER_MAX_ATTEMPTS"), 4),
-            model_list_ttl_s=float(e.get("OMNICHAT_MODEL_LIST_TTL", 30.0)),
-            coalesce_ms=max(0, _int(e.get("OMNICHAT_COALESCE_MS"), 50)),
-            pull_queue=_bool(e.get("OMNICHAT_PULL_QUEUE"), e.get("OMNICHAT_ENV", "local") == "aws"),
-        )
+        read = {f.name: _read(e.get(f.metadata[_ENV]), f.default)
+                for f in fields(cls) if _ENV in f.metadata}
+        production = read["environment"] == "aws"
+        ollama_host = read["ollama_host"] or cls.ollama_host
+        return cls(**{
+            **read,
+            # Unset, these follow the environment: RDS Proxy requires TLS, and in AWS pulls
+            # go to the worker beside Ollama.
+            "db_tls": _bool(e.get("OMNICHAT_DB_TLS"), production),
+            "pull_queue": _bool(e.get("OMNICHAT_PULL_QUEUE"), production),
+            "ws_ticket_ttl_s": min(60, read["ws_ticket_ttl_s"]),  # a ticket is for connecting now
+            "ws_max_connections_per_user": max(1, read["ws_max_connections_per_user"]),
+            "coalesce_ms": max(0, read["coalesce_ms"]),
+            "aws_region": e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or cls.aws_region,
+            "ollama_host": (ollama_host if "://" in ollama_host else f"http://{ollama_host}").rstrip("/"),
+        })
 
 
 @lru_cache(maxsize=4)

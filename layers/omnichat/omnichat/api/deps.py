@@ -18,7 +18,8 @@ from omnichat.db.lite import Db
 from omnichat.errors import Unauthorized
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (config.get_settings() unless a test gave others)."""
     return request.app.state.settings
 
 
@@ -30,7 +31,7 @@ def get_sql(request: Request) -> Iterator[Db]:
 
 
 SQL = Annotated[Db, Depends(get_sql, scope="function")]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(app_settings)]
 
 
 def bearer_credential(request: Request) -> str | None:

@@ -44,12 +44,12 @@ def delete_user(user_id: str, db: SQL) -> Response:
 
 
 @router.get("/settings", response_model=PlatformSettings)
-def get_settings(sql: SQL, settings: AppSettings) -> PlatformSettings:
+def get_platform_settings(sql: SQL, settings: AppSettings) -> PlatformSettings:
     return PlatformSettings(signup_policy=settings_store.signup_policy(sql, settings))  # type: ignore[arg-type]
 
 
 @router.put("/settings", response_model=PlatformSettings)
-def put_settings(body: PlatformSettings, sql: SQL) -> PlatformSettings:
+def put_platform_settings(body: PlatformSettings, sql: SQL) -> PlatformSettings:
     settings_store.set_signup_policy(sql, body.signup_policy)
     return body
 
