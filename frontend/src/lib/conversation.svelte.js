@@ -6,7 +6,7 @@ import { onEvent, send as sendFrame } from './socket.svelte.js';
 import { navigate } from './router.svelte.js';
 import { toast, toastError } from './toasts.svelte.js';
 import { setChatTitle, touchChat, upsertChat } from './chats.svelte.js';
-import { defaultModel, rememberModel } from './models.svelte.js';
+import { defaultModel, loadModels, rememberModel } from './models.svelte.js';
 
 const PAGE = 50;
 
@@ -353,6 +353,11 @@ function onDelta(event) {
   if (event.chat_id !== convo.chatId) return;
   const m = ensureAnswer(event);
   if (!m) return;
+  if (m.stopping) {
+    // Stop was clicked: nothing more is shown; the server's final text comes after message.done.
+    m.held = true;
+    return;
+  }
   const next = place(m.content, event.offset ?? m.content.length, event.text || '');
   if (next === null) {
     // Frames went missing (e.g. across a reconnect): the snapshot puts it right.
@@ -381,32 +386,32 @@ function onDone(event) {
   m.status = event.status;
   m.stopping = false;
   if (event.usage) m.usage = event.usage;
-  if (event.error) m.error = event.error;
-  if (event.status === 'error') {
-    toast(event.error?.message || 'The model could not answer', { kind: 'error' });
+  if (event.error) m.error = event.error; // shown in the chat, under the answer
+  if (m.held) {
+    // Deltas were held back after Stop: the answer as the server saved it.
+    m.held = false;
+    sendFrame({ action: 'chat.resume', chat_id: event.chat_id, message_id: event.message_id });
   }
   if (convo.chat) convo.chat.updated_at = new Date().toISOString();
   touchChat(event.chat_id);
 }
 
-const FRIENDLY = {
-  model_not_found: 'That model is not available. Pick another one.',
-  already_streaming: 'An answer is already streaming in this chat. Stop it first.',
-  provider_unavailable: 'The model server is not reachable right now.',
-  throttled: 'Too many requests right now. Try again in a moment.',
-  context_too_long: 'This conversation is too long for the model.',
-  message_too_long: 'That message is too long.',
-  timeout: 'The model took too long to answer.',
-};
-
 function onError(event) {
   if (String(event.request_id || '').startsWith('pull-')) return; // the admin's model pulls
   const p = event.request_id ? pending.get(event.request_id) : null;
   if (p) untrack(event.request_id);
+  // The server's message is written for the person chatting (docs/websocket-protocol.md):
+  // it is shown once, in the chat where the chat has a place for it, else as a toast.
+  let shown = false;
   if (p?.kind === 'send') {
     const local = find(p.localId);
-    if (local) local.status = 'failed';
+    if (local) {
+      local.status = 'failed';
+      local.error = event.message || 'The message was not sent.';
+      shown = true;
+    }
   }
+  if (event.code === 'model_not_found') loadModels(); // disabled or hidden meanwhile: the picker says so
   if ((p?.kind === 'edit' || p?.kind === 'regenerate') && p.chatId === convo.chatId) {
     const li = indexOf(p.localId);
     if (li >= 0) convo.messages.splice(li, convo.messages.length - li, ...p.removed);
@@ -414,11 +419,12 @@ function onError(event) {
   if (p?.kind === 'stop' && event.code === 'not_streaming') return; // it ended meanwhile
   if (event.code === 'not_streaming') return;
   const m = event.message_id ? find(event.message_id) : null;
-  if (m && m.status === 'streaming' && event.code !== 'already_streaming') {
+  if (m && (m.status === 'streaming' || m.status === 'error') && event.code !== 'already_streaming') {
     m.status = 'error';
     m.error = { code: event.code, message: event.message };
+    shown = true;
   }
-  toast(FRIENDLY[event.code] || event.message || 'Something went wrong', { kind: 'error' });
+  if (!shown) toast(event.message || 'Something went wrong', { kind: 'error' });
 }
 
 /** Resend a message whose send failed. */

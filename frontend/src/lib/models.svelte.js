@@ -3,17 +3,22 @@ import { api, qs } from './api.js';
 import { toastError } from './toasts.svelte.js';
 
 const LAST_KEY = 'omnichat.model';
+const NAMES_KEY = 'omnichat.modelNames'; // id -> display name of every model seen, for models gone since
 const PROVIDERS = { ollama: 'Ollama', bedrock: 'Bedrock' };
 
 export const catalog = $state({ models: [], unavailable: {}, loaded: false, loading: false });
 
+let loadedAt = 0;
+
 export async function loadModels({ refresh = false } = {}) {
   catalog.loading = true;
+  loadedAt = Date.now();
   try {
     const data = await api.get('/api/models' + qs({ refresh: refresh || undefined }));
     catalog.models = data.models;
     catalog.unavailable = data.unavailable || {};
     catalog.loaded = true;
+    rememberNames(data.models);
   } catch (err) {
     toastError(err, 'Could not load the models');
   } finally {
@@ -50,9 +55,36 @@ export function modelName(m) {
   return m.display_name || m.name || m.id;
 }
 
+function knownNames() {
+  try {
+    return JSON.parse(localStorage.getItem(NAMES_KEY) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+
+function rememberNames(models) {
+  try {
+    const names = knownNames();
+    for (const m of models) names[m.id] = modelName(m);
+    localStorage.setItem(NAMES_KEY, JSON.stringify(names));
+  } catch {
+    /* ignore */
+  }
+}
+
+/** A model's display name; for one no longer listed, the name it had when last seen, else
+ * its id made readable (`ollama/llama3.2:latest` → `llama3.2`). */
 export function modelLabel(id) {
+  if (!id) return '';
   const m = catalog.models.find((x) => x.id === id);
-  return m ? modelName(m) : id ? id.replace(/^[a-z]+\//, '') : '';
+  if (m) return modelName(m);
+  return knownNames()[id] || id.replace(/^[a-z]+\//, '').replace(/:latest$/, '');
+}
+
+/** Whether this user can chat with the model now (false while the catalog loads). */
+export function modelUsable(id) {
+  return catalog.models.some((m) => m.enabled && m.id === id);
 }
 
 export function lastModel() {
@@ -78,4 +110,11 @@ export function defaultModel() {
   const usable = usableModels();
   if (usable.some((m) => m.id === last)) return last;
   return groupedModels(usable)[0]?.models[0]?.id || '';
+}
+
+// Back to the page after a while: the catalog may have changed (a model disabled meanwhile).
+if (typeof window !== 'undefined') {
+  window.addEventListener('focus', () => {
+    if (catalog.loaded && !catalog.loading && Date.now() - loadedAt > 30_000) loadModels();
+  });
 }
