@@ -22,7 +22,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +213,7 @@ def test_a_plain_insert_gets_the_defaults_an_orm_insert_would(db_url: str) -> No
             where = " AND ".join(f"{k} = ?" for k in key)
             row = db.execute(f"SELECT {', '.join(c.name for c in defaulted)} FROM {table.name} WHERE {where}",
                              *(values[k] for k in key)).fetchone()
-            for column, value in zip(defaulted, row):
+            for column, value in zip(defaulted, row, strict=True):
                 expected = column.default.arg
                 if kind_of(column.type) is datetime:
                     if db._sqlite:  # the text SQLAlchemy writes, so text comparisons order times

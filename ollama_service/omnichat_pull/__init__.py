@@ -9,7 +9,8 @@
 
 Every pull, preload or requested, holds one lock file on the shared store, so across all
 tasks there is one writer on EFS at a time. Standard library only, plus pg8000 for
-PostgreSQL (sqlite3 for local runs and tests). See ../README.md for the design.
+PostgreSQL (sqlite3 for local runs and tests) and the core's DB-API helper,
+omnichat.db.dbapi, which the image copies. See ../README.md for the design.
 """
 
 __all__ = ["__version__"]

@@ -27,13 +27,12 @@ from .fake_ollama import LAYERS, FakeOllama
 
 sys.path.insert(0, str(ROOT / "ollama_service"))
 
+from omnichat.db import migrate
 from omnichat_pull.config import Config, local_ollama_url
 from omnichat_pull.health import check
 from omnichat_pull.lock import StoreLock
 from omnichat_pull.store import PullStore
 from omnichat_pull.worker import Preloader, PullWorker
-
-from omnichat.db import migrate
 
 TOTAL = sum(LAYERS.values())
 

@@ -22,6 +22,7 @@ SQLITE_PRAGMAS = ("busy_timeout=10000", "foreign_keys=ON", "journal_mode=WAL", "
 # worker write the same text, so text comparisons in SQL order times correctly.
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 _TLS_MODES = ("require", "verify-ca", "verify-full")
+UTC = timezone.utc  # noqa: UP017 - datetime.UTC is Python 3.11+, the image's may be 3.10
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def bind(value: Any, sqlite: bool) -> Any:
     """A parameter as the column stores it: datetimes as SQLAlchemy's UTCDateTime does on
     SQLite (pg8000 sends them as they are), dicts as the JSON type's text."""
     if isinstance(value, datetime) and sqlite:
-        return value.astimezone(timezone.utc).strftime(SQLITE_DATETIME)
+        return value.astimezone(UTC).strftime(SQLITE_DATETIME)
     if isinstance(value, dict):
         return json.dumps(value)
     return value
@@ -115,9 +116,8 @@ def read_datetime(value: Any) -> datetime | None:
     """A datetime column as read, aware UTC: SQLite hands back its text, pg8000 a datetime."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_json(value: Any) -> Any:

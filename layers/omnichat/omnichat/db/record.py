@@ -7,7 +7,6 @@ Record that drifts from its table fails there, not at run time."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -19,9 +18,7 @@ if TYPE_CHECKING:
 R = TypeVar("R", bound="Record")
 
 
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+_names: dict[type, tuple[str, ...]] = {}  # per class, once: rows are read on every page of a chat
 
 
 class Record:
@@ -36,7 +33,10 @@ class Record:
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return _field_names(cls)  # once per class: rows are read on every page of a chat
+        names = _names.get(cls)
+        if names is None:
+            names = _names[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # a dataclass
+        return names
 
     @classmethod
     def columns(cls, alias: str | None = None) -> str:
@@ -44,7 +44,7 @@ class Record:
 
     @classmethod
     def read(cls: type[R], row: Any) -> R:
-        values = dict(zip(cls.names(), row))
+        values = dict(zip(cls.names(), row, strict=True))
         for name in cls.JSON:
             values[name] = read_json(values[name])
         for name in cls.TIMESTAMPS:
