@@ -19,6 +19,7 @@ from omnichat.config import Settings
 from omnichat.db import engine as db_engine
 from omnichat.db import migrate
 from omnichat.db.models import Base
+from tests.ollama_server import ollama_server  # noqa: F401 - the one shared Ollama server, for every suite
 
 PG_ENV = "OMNICHAT_TEST_DATABASE_URL"
 

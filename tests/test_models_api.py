@@ -8,7 +8,6 @@ import json
 import pytest
 
 from local.bedrock import create_app as bedrock_app
-from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.catalog import catalog
 from tests.helpers import assert_error, sign_up
@@ -17,10 +16,9 @@ TEST_MODEL = "ollama/omnichat-test:latest"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    with ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True)) as ollama, \
-            ServerThread(bedrock_app()) as bedrock:
-        yield ollama, bedrock
+def servers(ollama_server):
+    with ServerThread(bedrock_app()) as bedrock:
+        yield ollama_server, bedrock
 
 
 @pytest.fixture

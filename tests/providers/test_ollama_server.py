@@ -6,6 +6,7 @@ through llama.cpp (and the pull test installs it from the wheel cache)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from dataclasses import replace
@@ -140,52 +141,90 @@ def test_full_queue_answers_503_and_the_server_carries_on(tmp_path: Path) -> Non
 
 
 # ---- concurrency and model lifecycle -----------------------------------------------------
-def timed_chats(url: str, n: int, prompt: str, model: str = TEST_MODEL) -> tuple[float, list[int]]:
-    """Seconds for `n` simultaneous non-streamed chats to all finish, and their statuses."""
-    body = {"model": model, "stream": False, "messages": [{"role": "user", "content": prompt}]}
+def chats_at_once(url: str, n: int, prompt: str, model: str = TEST_MODEL) -> tuple[int, list[int]]:
+    """`n` simultaneous streamed chats: the most that were generating at the same moment, and
+    their statuses. A chat generates from its first line to its last; the order in which
+    those lines arrive says how many overlapped (no clock involved)."""
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    steps: list[int] = []  # +1 at a chat's first line, -1 after its last, in arrival order
 
-    async def burst() -> tuple[float, list[int]]:
+    async def one(http: httpx.AsyncClient) -> int:
+        async with http.stream("POST", "/api/chat", json=body) as r:
+            if r.status_code == 200:
+                started = False
+                async for line in r.aiter_lines():
+                    if line and not started:
+                        steps.append(1)
+                        started = True
+                if started:
+                    steps.append(-1)
+            return r.status_code
+
+    async def burst() -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=None)) as http:
-            start = time.perf_counter()
-            replies = await asyncio.gather(*(http.post("/api/chat", json=body) for _ in range(n)))
-            return time.perf_counter() - start, sorted(r.status_code for r in replies)
+            return sorted(await asyncio.gather(*(one(http) for _ in range(n))))
 
-    return asyncio.run(burst())
+    statuses = asyncio.run(burst())
+    return max(itertools.accumulate(steps), default=0), statuses
 
 
-class SerialEngine(DeterministicEngine):
+class CountingEngine(DeterministicEngine):
+    """The test model, counting how many of its generations run at the same moment: the
+    server's own view of overlap, where a client's could not tell the end of one answer
+    from the start of the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.running = self.peak = 0
+
+    def generate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            yield from super().generate(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+class SerialEngine(CountingEngine):
     max_parallel = 1  # as LlamaEngine: not thread-safe
 
 
+def counted(app, name: str, engine: type[CountingEngine]) -> None:  # type: ignore[no-untyped-def]
+    """Serve `name` with `engine` beside the built-in test model."""
+    app.state.ollama.catalog.builtins[name] = replace(deterministic_model(name), load=engine)
+
+
 def test_the_test_model_answers_many_requests_at_once(det_server: ServerThread) -> None:
-    prompt = "many [[rate=20]] [[tokens=20]]"  # about one second each
-    one, _ = timed_chats(det_server.url, 1, prompt)
-    many, statuses = timed_chats(det_server.url, 50, prompt)
+    peak, statuses = chats_at_once(det_server.url, 50, "many [[rate=20]] [[tokens=40]]")
     assert statuses == [200] * 50
-    assert 0.9 < one and many < 4 * one  # one at a time would take 50x
+    assert peak == 50  # every chat had begun before any ended
 
 
 def test_engines_that_are_not_thread_safe_still_serialise(tmp_path: Path) -> None:
     assert LlamaEngine.max_parallel == 1
     app = create_app(tmp_path, deterministic=True)
-    serial = replace(deterministic_model("serial:latest"), load=SerialEngine)
-    app.state.ollama.catalog.builtins[serial.name] = serial
+    counted(app, "serial:latest", SerialEngine)
     with ServerThread(app) as server:
-        elapsed, statuses = timed_chats(server.url, 4, "[[rate=20]] [[tokens=6]]", model="serial")  # >= 0.25 s each
-        assert statuses == [200] * 4 and elapsed >= 4 * 0.25
-        runner = app.state.ollama.scheduler.runners[serial.name]
+        _, statuses = chats_at_once(server.url, 4, "[[rate=20]] [[tokens=6]]", model="serial")
+        runner = app.state.ollama.scheduler.runners["serial:latest"]
+        assert statuses == [200] * 4 and runner.engine.peak == 1  # never two generations at once
         assert runner.parallel == 1 and len(runner._workers) == 1
 
 
 def test_num_parallel_caps_the_workers_and_the_queue_limit_stays(tmp_path: Path) -> None:
     app = create_app(tmp_path, deterministic=True, num_parallel=2, max_queue=3)  # four requests at most
+    counted(app, "counted:latest", CountingEngine)
     with ServerThread(app) as server:
-        ollama.Client(host=server.url).chat(model=TEST_MODEL, messages=[])  # loaded: its parallelism is known
-        elapsed, statuses = timed_chats(server.url, 4, "[[rate=20]] [[tokens=6]]")  # two, then two
-        assert statuses == [200] * 4 and elapsed >= 2 * 0.25
-        _, statuses = timed_chats(server.url, 6, "[[rate=10]] [[tokens=10]]")
+        ollama.Client(host=server.url).chat(model="counted", messages=[])  # loaded: its parallelism is known
+        _, statuses = chats_at_once(server.url, 4, "[[rate=20]] [[tokens=6]]", model="counted")
+        runner = app.state.ollama.scheduler.runners["counted:latest"]
+        assert statuses == [200] * 4 and runner.engine.peak == 2  # two, then two
+        _, statuses = chats_at_once(server.url, 6, "[[rate=10]] [[tokens=10]]", model="counted")
         assert statuses == [200] * 4 + [503] * 2
-        runner = app.state.ollama.scheduler.runners[TEST_MODEL]
         assert runner.parallel == 2 and len(runner._workers) == 2
 
 
@@ -208,14 +247,15 @@ def test_concurrent_chats_all_complete(det_server: ServerThread) -> None:
 
 
 def test_client_leaving_mid_stream_frees_the_model(det_server: ServerThread, client: ollama.Client) -> None:
-    long = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "[[tokens=2000]] [[rate=100]]"}]}
-    with httpx.stream("POST", det_server.url + "/api/chat", json=long, timeout=10) as r:
+    endless = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "[[tokens=100000]] [[rate=100]]"}]}
+    with httpx.stream("POST", det_server.url + "/api/chat", json=endless, timeout=10) as r:
         lines = r.iter_lines()
         next(lines), next(lines)
-    # That stream had 20 s to go: the next request must not wait for it.
-    start = time.monotonic()
+    # That generation had 1,000 s to go: only its cancellation can free the model's worker.
+    runner = det_server.app.state.ollama.scheduler.runners[TEST_MODEL]
+    assert wait_until(lambda: runner.pending == 0, timeout=15)
     out = client.chat(model=TEST_MODEL, messages=[{"role": "user", "content": "quick [[tokens=3]]"}])
-    assert out.eval_count == 3 and time.monotonic() - start < 3
+    assert out.eval_count == 3
 
 
 def test_load_unload_keep_alive_and_ps(det_server: ServerThread, client: ollama.Client) -> None:

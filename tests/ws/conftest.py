@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 
 from local.bedrock import create_app as bedrock_app
-from local.ollama import create_app as ollama_app
 from local.serve import ServerThread, moto_server
 from omnichat.auth.principal import Principal
 from omnichat.catalog import catalog
@@ -21,10 +20,10 @@ TEST_MODEL = "ollama/omnichat-test:latest"
 BEDROCK_MODEL = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
 
 
-@pytest.fixture(scope="module")
-def ollama(tmp_path_factory) -> Iterator[ServerThread]:
-    with ServerThread(ollama_app(tmp_path_factory.mktemp("models"), deterministic=True)) as server:
-        yield server
+@pytest.fixture
+def ollama(ollama_server: ServerThread) -> ServerThread:
+    """The session's shared deterministic server (tests/ollama_server.py)."""
+    return ollama_server
 
 
 @pytest.fixture(scope="module")

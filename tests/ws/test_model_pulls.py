@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from omnichat.db.engine import session_scope
@@ -16,6 +18,13 @@ from omnichat.db.models import ModelPull
 from tests.ws.harness import of_type
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def uninstall_pulled_model(ollama):
+    """The server is the session's: what a test installs must not show up in another's listings."""
+    yield
+    httpx.request("DELETE", ollama.url + "/api/delete", json={"model": "smollm2:135m"}, timeout=10)
 
 
 def test_a_direct_pull_streams_progress_until_done(harness, alice, ollama):
