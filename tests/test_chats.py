@@ -271,24 +271,30 @@ def test_cycle_checks_take_linear_time():
     assert [m["id"] for m in ordered] == [format(i, "x") for i in range(count)]
 
 
-def test_eighty_thousand_messages_listed_leaf_first_import_in_one_piece(alice, settings):
+LAMBDA_EVENT_BYTES = 6 * 1024 * 1024  # a synchronous invocation's payload, request included
+
+
+def test_sixty_thousand_messages_listed_leaf_first_import_in_one_piece(alice, settings):
     """Correctness at size, not speed: the time budget is lifted so that a busy machine
-    cannot fail it (the budget's own rollback is tested below)."""
+    cannot fail it (the budget's own rollback is tested below). 60,000 messages are about
+    the most a 4 MiB import holds; the body still fits a Lambda event once JSON-escaped."""
     import json
 
     from fastapi.testclient import TestClient
 
     from omnichat.api.app import create_app
 
-    doc = {"format": "omnichat.chats", "version": 1, "chats": [{"title": "long", "messages": leaf_first(80_000)}]}
+    doc = {"format": "omnichat.chats", "version": 1, "chats": [{"title": "long", "messages": leaf_first(60_000)}]}
     raw = json.dumps(doc, separators=(",", ":")).encode()
     assert len(raw) <= settings.max_import_bytes
+    escaped = json.dumps({"body": raw.decode() + " " * (settings.max_import_bytes - len(raw))})
+    assert len(escaped) + 4096 < LAMBDA_EVENT_BYTES  # + the event's headers and context
     with TestClient(create_app(settings.with_overrides(import_budget_s=3600.0))) as client:
         r = client.post("/api/chats/import", content=raw,
                         headers={**alice.headers, "content-type": "application/json"})
         assert r.status_code == 201, r.text
         chat = branch(client, alice, r.json()["chat_ids"][0], limit=2)
-        assert chat["chat"]["message_count"] == 80_000 and chat["has_more"]
+        assert chat["chat"]["message_count"] == 60_000 and chat["has_more"]
         assert [m["content"] for m in chat["messages"]] == ["x", "x"] and chat["messages"][-1]["role"] == "assistant"
 
 

@@ -76,8 +76,9 @@ class Settings:
     ws_max_connections_per_user: int = env("OMNICHAT_WS_MAX_CONNECTIONS_PER_USER", 20)
     # Bodies above this many bytes answer 413; chat import gets its own, larger limit.
     max_body_bytes: int = env("OMNICHAT_MAX_BODY_BYTES", 1 << 20)
-    # A synchronous Lambda takes a 6 MB event, the body in it JSON-escaped: 5 MiB leaves room.
-    max_import_bytes: int = env("OMNICHAT_MAX_IMPORT_BYTES", 5 << 20)
+    # A synchronous Lambda takes a 6 MB event, and the body travels in it JSON-escaped: an
+    # export grows by about a quarter (every quote escaped), so 4 MiB is what fits.
+    max_import_bytes: int = env("OMNICHAT_MAX_IMPORT_BYTES", 4 << 20)
     # An import still running after this long is rolled back: it must end before API
     # Gateway's 29 s integration timeout, or the client is told it failed while it commits.
     import_budget_s: float = 20.0
