@@ -1,4 +1,5 @@
-# OmniChat: `make local` starts the whole local stack, `make test` runs the whole suite.
+# OmniChat: `make local` starts the whole local stack, `make test` runs the whole suite,
+# `make lint` checks style and types, `make floors` tests the lowest allowed dependencies.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,16 +11,24 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 MODE ?= local
 TEST_PG_URL ?= postgresql+pg8000://postgres@127.0.0.1:5432/test
+# pytest-xdist workers; tests sharing a module or package fixture share a worker (tests/conftest.py).
+TEST_WORKERS ?= auto
+FRONTEND_STAMP := frontend/node_modules/.package-lock.json
 
-.PHONY: local test install model clean bench
+.PHONY: local test lint floors install model clean bench
 
 $(STAMP): pyproject.toml layers/omnichat/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[local,test]'
+	$(PIP) install -q -e '.[local,test,lint]'
 	@touch $@
 
-install: $(STAMP)
+# The page's tools (vite, svelte-check), exactly as package-lock.json pins them.
+$(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(STAMP) $(FRONTEND_STAMP)
 
 model: install
 	@$(PY) -m local.models fetch
@@ -30,7 +39,18 @@ local: install model
 test: install model
 	@if [ -z "$$OMNICHAT_TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		export OMNICHAT_TEST_DATABASE_URL=$(TEST_PG_URL); echo "PostgreSQL answers: tests run on SQLite and PostgreSQL"; \
-	fi; $(PY) -m pytest $(PYTEST_ARGS)
+	fi; $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest ran no test: that is a failure"; fi; exit $$status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/omnichat/omnichat
+	cd frontend && npm run --silent check
+
+# The lowest versions requirements.txt and pyproject.toml allow, in a throwaway venv, and
+# the tests that exercise those libraries (see .ci/floors).
+floors:
+	bash .ci/floors
 
 bench: install model
 	$(PY) bench/chat_scale.py

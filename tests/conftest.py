@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from argon2 import PasswordHasher
@@ -22,6 +22,51 @@ from omnichat.db.models import Base
 from tests.ollama_server import ollama_server  # noqa: F401 - the one shared Ollama server, for every suite
 
 PG_ENV = "OMNICHAT_TEST_DATABASE_URL"
+
+# The fast loop's markers, given by where a test lives (one table; pyproject.toml says what
+# each means): `pytest -m "not browser and not tooling and not slow"`. CI runs them all.
+MARKED_PATHS = {
+    "tests/browser/": "browser",
+    "tests/client/": "slow",
+    "tests/e2e/": "slow",
+    "tests/stack/test_static_checks.py": "tooling",
+    "tests/stack/test_sam_build.py": "tooling",
+    "tests/stack/test_sam_routes.py": "tooling",
+    "tests/stack/test_cold_start_bench.py": "tooling",
+    "tests/stack/test_frontend_distribution.py": "tooling",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        for prefix, marker in MARKED_PATHS.items():
+            if path.startswith(prefix):
+                item.add_marker(marker)
+        group = _xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """Under `pytest -n N --dist loadgroup`, tests that share a module- or package-scoped
+    fixture (a server, a sam build, a checkov report) run on one worker, so it is made once;
+    the others spread freely. Session-scoped fixtures are per worker and safe to repeat
+    (each makes its own database, ports and temporary files)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    path = item.nodeid.split("::")[0]
+    groups = set()
+    for name in info.names_closure:
+        for fixturedef in info.name2fixturedefs.get(name, ()):
+            if fixturedef.scope == "package":
+                groups.add(fixturedef.baseid or path.rsplit("/", 1)[0])
+            elif fixturedef.scope in ("module", "class"):
+                groups.add(path)
+    # A package's group holds its modules' groups too: the widest scope wins.
+    return min(groups, key=len) if groups else None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,10 +3,12 @@ cfn-lint and checkov run in (offline, no AWS credentials, no telemetry)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,42 @@ def tool(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: add it to the test extra (pip install {name})")
     return found
+
+
+# What a static checker's answer depends on, besides the files it is given.
+CHECKER_DISTRIBUTIONS = ("cfn-lint", "checkov", "aws-sam-cli", "aws-sam-translator")
+
+
+def run_checker(config: pytest.Config, cmd: list[str], env: dict[str, str],
+                timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run an offline checker (cfn-lint, checkov, sam validate), reusing a clean answer from
+    pytest's cache when nothing it reads has changed: the key holds the command with each
+    file argument replaced by its bytes' hash (template, config, translated template) and
+    the checkers' versions. A fresh clone runs each checker once; a failure is always run
+    again."""
+    key = hashlib.sha256()
+    for name in CHECKER_DISTRIBUTIONS:
+        key.update(f"{name}=={_version(name)};".encode())
+    for arg in cmd:
+        path = Path(arg)
+        key.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else arg.encode())
+        key.update(b"\0")
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    slot = f"omnichat/checkers/{key.hexdigest()[:32]}"
+    kept = cache.get(slot, None) if cache is not None else None
+    if kept is not None:
+        return subprocess.CompletedProcess(cmd, 0, kept["stdout"], kept["stderr"])
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode == 0 and cache is not None:
+        cache.set(slot, {"stdout": result.stdout, "stderr": result.stderr})
+    return result
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:

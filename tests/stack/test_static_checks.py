@@ -5,45 +5,41 @@ reason, either in the resource's Metadata or in .checkov.yaml)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import ROOT, TEMPLATE, tool
+from .conftest import ROOT, TEMPLATE, run_checker, tool
 
 
-def run(cmd: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def test_cfn_lint_is_clean(offline_env: dict[str, str]) -> None:
-    result = run([tool("cfn-lint"), "--format", "parseable", str(TEMPLATE)], offline_env)
+def test_cfn_lint_is_clean(offline_env: dict[str, str], pytestconfig: pytest.Config) -> None:
+    result = run_checker(pytestconfig, [tool("cfn-lint"), "--format", "parseable", str(TEMPLATE)], offline_env)
     print(f"cfn-lint: exit {result.returncode}, {len(result.stdout.splitlines())} findings")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_sam_validate_lint(offline_env: dict[str, str]) -> None:
-    result = run([tool("sam"), "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"],
-                 offline_env)
+def test_sam_validate_lint(offline_env: dict[str, str], pytestconfig: pytest.Config) -> None:
+    result = run_checker(pytestconfig, [tool("sam"), "validate", "--lint", "--template-file", str(TEMPLATE),
+                                        "--region", "us-east-1"], offline_env)
     print(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout
 
 
-def test_sam_validate_translates_the_template(offline_env: dict[str, str]) -> None:
+def test_sam_validate_translates_the_template(offline_env: dict[str, str], pytestconfig: pytest.Config) -> None:
     """Plain `sam validate` runs the SAM transform itself (Globals, Policies with Fn::If,
     Function URLs, the layer) without AWS credentials."""
-    result = run([tool("sam"), "validate", "--template-file", str(TEMPLATE), "--region", "us-east-1"], offline_env)
+    result = run_checker(pytestconfig, [tool("sam"), "validate", "--template-file", str(TEMPLATE),
+                                        "--region", "us-east-1"], offline_env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
-def checkov_report(offline_env: dict[str, str]) -> dict[str, Any]:
-    result = run([tool("checkov"), "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(TEMPLATE),
-                  "--output", "json"], offline_env, timeout=600)
+def checkov_report(offline_env: dict[str, str], pytestconfig: pytest.Config) -> dict[str, Any]:
+    result = run_checker(pytestconfig, [tool("checkov"), "--config-file", str(ROOT / ".checkov.yaml"), "-f",
+                                        str(TEMPLATE), "--output", "json"], offline_env, timeout=600)
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -116,11 +112,12 @@ def monkeypatch_module() -> Any:
 
 
 def test_checkov_on_the_transformed_template_has_no_failed_checks(translated_template: Path,
-                                                                  offline_env: dict[str, str]) -> None:
+                                                                  offline_env: dict[str, str],
+                                                                  pytestconfig: pytest.Config) -> None:
     """The generated resources (each function's role, API Gateway's permissions, the
     Function URL) pass too."""
-    result = run([tool("checkov"), "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(translated_template),
-                  "--output", "json"], offline_env, timeout=600)
+    result = run_checker(pytestconfig, [tool("checkov"), "--config-file", str(ROOT / ".checkov.yaml"), "-f",
+                                        str(translated_template), "--output", "json"], offline_env, timeout=600)
     report = json.loads(result.stdout)
     report = report[0] if isinstance(report, list) else report
     summary, failed = report["summary"], report["results"]["failed_checks"]

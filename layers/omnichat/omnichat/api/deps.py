@@ -5,9 +5,10 @@ lookups (another user's object is "not found")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 
 from omnichat.auth import policies
 from omnichat.auth.credentials import authenticate
@@ -20,7 +21,8 @@ from omnichat.errors import Unauthorized
 
 def app_settings(request: Request) -> Settings:
     """The settings the app was created with (config.get_settings() unless a test gave others)."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_sql(request: Request) -> Iterator[Db]:
@@ -82,7 +84,7 @@ def admin(principal: Annotated[Principal, Depends(active)]) -> Principal:
 CurrentUser = Annotated[Principal, Depends(signed_in)]
 
 # Policy name -> the dependencies that enforce it; app.py gives every router one.
-POLICIES: dict[str, list[object]] = {
+POLICIES: dict[str, list[params.Depends]] = {
     "public": [],
     "signed_in": [Depends(signed_in)],
     "active": [Depends(active)],

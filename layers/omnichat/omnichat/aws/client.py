@@ -19,9 +19,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from omnichat.aws import sigv4
+
+if TYPE_CHECKING:
+    import ssl  # imported at the first HTTPS connection: not on the cold start
 
 ATTEMPTS = 3
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -59,7 +63,7 @@ class AwsHttpClient:
         self.attempts = max(1, attempts)
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._ssl_context = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
         """Sends a signed request to `prefix + path`; returns the body of a 2xx answer or
@@ -153,7 +157,8 @@ class Streamed:
 
     def __init__(self, client: AwsHttpClient, conn: http.client.HTTPConnection,
                  response: http.client.HTTPResponse) -> None:
-        self._client, self._conn, self._response = client, conn, response
+        self._client, self._response = client, response
+        self._conn: http.client.HTTPConnection | None = conn
         self.status, self.headers = response.status, response.headers
         self._closing = threading.Lock()  # the reader and the caller may both close it
 

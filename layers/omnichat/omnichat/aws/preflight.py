@@ -70,8 +70,9 @@ class Inputs:
     bedrock_models: tuple[str, ...] = ()
 
 
-def refuse_writes(model: Any, **_: Any) -> None:
+def refuse_writes(**kwargs: Any) -> None:
     """botocore `before-call` hook: only Get*/List*/Describe* operations leave this process."""
+    model = kwargs["model"]  # botocore calls every handler with keyword arguments only
     if not model.name.startswith(READ_ONLY_PREFIXES):
         raise ReadOnlyViolation(f"{model.service_model.service_name} {model.name}: the preflight is read-only")
 

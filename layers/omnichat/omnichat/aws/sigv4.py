@@ -81,7 +81,8 @@ def sign(method: str, url: str, headers: dict[str, str], body: bytes, *, service
     key = _hmac(_hmac(_hmac(_hmac(f"AWS4{credentials.secret_key}".encode(), stamp[:8]), region), service),
                 "aws4_request")
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    out = {**headers, **{k: signed[k] for k in ("host", "x-amz-date", "x-amz-security-token") if k in signed}}
+    added = ("host", "x-amz-date", "x-amz-security-token")
+    out: dict[str, str] = {**headers, **{k: signed[k] for k in added if k in signed}}
     out["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
                             f"SignedHeaders={';'.join(names)}, Signature={signature}")
     return out

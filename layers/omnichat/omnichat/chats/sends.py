@@ -46,7 +46,8 @@ def claim(db: Db, user_id: str, client_message_id: str, chat_id: str, message_id
     """Accept a send: False if the key was accepted already (by a transaction that did
     not wait for `lock`)."""
     row = SendRow(user_id, client_message_id, chat_id, message_id, utcnow())
-    return row.insert(db, "ON CONFLICT (user_id, client_message_id) DO NOTHING").rowcount == 1
+    inserted: int = row.insert(db, "ON CONFLICT (user_id, client_message_id) DO NOTHING").rowcount
+    return inserted == 1
 
 
 # ---- parts ----------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]],
             nid = new_ids[m["id"]] = new_id()
             parent = new_ids.get(m["parent_id"]) if m["parent_id"] else None
             depths[nid] = depths[parent] + 1 if parent else 0
-            status = m.get("status") if m.get("status") in _FINAL_STATUSES else "stopped"
+            status: str = m["status"] if m.get("status") in _FINAL_STATUSES else "stopped"
             rows.append(vars(MessageRow(
                 id=nid, chat_id=chat.id, parent_id=parent, depth=depths[nid], role=m["role"], content=m["content"],
                 reasoning=m.get("reasoning"), model=m.get("model"), status=status, error=None, usage=m.get("usage"),

@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any
 
 from rich.console import Console
-from rich.control import Control, ControlType
+from rich.control import Control
+from rich.segment import ControlType
 
 PROMPT = "› "
 

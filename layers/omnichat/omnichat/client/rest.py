@@ -80,19 +80,25 @@ class Rest:
     def sign_in(self, email: str, password: str) -> dict[str, Any]:
         body = self._call("POST", "/api/auth/signin", json={"email": email, "password": password})
         self.token = body["access_token"]
-        return body["user"]
+        user: dict[str, Any] = body["user"]
+        return user
 
     def me(self) -> dict[str, Any]:
-        return self._call("GET", "/api/auth/me")
+        user: dict[str, Any] = self._call("GET", "/api/auth/me")
+        return user
 
     def ticket(self) -> str:
-        return self._call("POST", "/api/auth/ws-ticket")["ticket"]
+        ticket: str = self._call("POST", "/api/auth/ws-ticket")["ticket"]
+        return ticket
 
     def models(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/api/models")["models"]
+        models: list[dict[str, Any]] = self._call("GET", "/api/models")["models"]
+        return models
 
     def chats(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self._call("GET", "/api/chats", params={"limit": limit})["chats"]
+        chats: list[dict[str, Any]] = self._call("GET", "/api/chats", params={"limit": limit})["chats"]
+        return chats
 
     def chat(self, chat_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/api/chats/{chat_id}")
+        chat: dict[str, Any] = self._call("GET", f"/api/chats/{chat_id}")
+        return chat

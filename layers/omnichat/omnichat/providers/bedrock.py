@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from ..aws.client import AwsError, AwsHttpClient, endpoint_for
@@ -259,7 +259,9 @@ def converse_events(answer: Streamed) -> Iterator[dict[str, Any]]:
     for chunk in answer.chunks():
         buffer.add_data(chunk)
         for message in buffer:
-            headers, payload = message.headers, json.loads(message.payload or b"{}")
+            # botocore-stubs types EventStreamMessage.headers as int; botocore builds a dict.
+            headers = cast("dict[str, Any]", message.headers)
+            payload = json.loads(message.payload or b"{}")
             kind = headers.get(":message-type")
             if kind == "event":
                 yield {headers.get(":event-type", ""): payload}

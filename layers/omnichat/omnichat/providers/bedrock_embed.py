@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidRequest, ProviderError
 
 if TYPE_CHECKING:
+    from email.message import Message  # http.client.HTTPMessage's base
+
     from ..aws.client import AwsHttpClient
 
 PROVIDER = "bedrock"
@@ -43,7 +44,7 @@ def titan_body(text: str, model: str, dimensions: int | None) -> dict[str, Any]:
     return body
 
 
-def _read(headers: Mapping[str, str], body: bytes) -> tuple[list[float], int]:
+def _read(headers: Message, body: bytes) -> tuple[list[float], int]:
     """The vector and its input token count from a Titan InvokeModel response."""
     payload = json.loads(body)
     vector = payload.get("embedding")

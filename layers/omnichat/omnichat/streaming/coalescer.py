@@ -5,6 +5,7 @@ cost one `post_to_connection` per token. Text is buffered until it is `max_delay
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 class Coalescer:
     max_delay_s: float = 0.05
     max_chars: int = 4096
-    clock: callable = field(default=time.monotonic)  # type: ignore[valid-type]
+    clock: Callable[[], float] = field(default=time.monotonic)
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
     _size: int = 0

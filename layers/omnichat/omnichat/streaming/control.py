@@ -39,8 +39,9 @@ def live_stream(db: Db, chat_id: str) -> str | None:
     row = db.execute("SELECT message_id, heartbeat_at FROM streams WHERE chat_id = ?", chat_id).fetchone()
     if row is None:
         return None
-    message_id, heartbeat_at = row[0], Db.timestamp(row[1])
-    if utcnow() - heartbeat_at <= STALE_AFTER:
+    message_id: str = row[0]
+    heartbeat_at = Db.timestamp(row[1])
+    if heartbeat_at is not None and utcnow() - heartbeat_at <= STALE_AFTER:
         return message_id
     close_dead(db, message_id)
     return None
@@ -104,7 +105,8 @@ def join(db: Db, chat_id: str, message_id: str, connection_id: str) -> bool:
 
 
 def request_stop(db: Db, message_id: str) -> bool:
-    return db.execute("UPDATE streams SET stop_requested = ? WHERE message_id = ?", True, message_id).rowcount == 1
+    updated: int = db.execute("UPDATE streams SET stop_requested = ? WHERE message_id = ?", True, message_id).rowcount
+    return updated == 1
 
 
 def subscribe(db: Db, message_id: str, connection_id: str) -> None:

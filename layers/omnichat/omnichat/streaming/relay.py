@@ -200,10 +200,12 @@ class Relay:
         gen = self.gen
         duration_ms = (time.monotonic() - started) * 1000
         u = finish.usage if finish else None
+        input_tokens = u.input_tokens if u else 0
+        # Without the model's final count (stopped, failed), the deltas are the best count.
+        output_tokens = u.output_tokens if u else deltas
         usage = {
-            "input_tokens": u.input_tokens if u else 0,
-            # Without the model's final count (stopped, failed), the deltas are the best count.
-            "output_tokens": u.output_tokens if u else deltas,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
             "ttft_ms": None if ttft_ms is None else round(ttft_ms, 1),
             "duration_ms": round(duration_ms, 1),
         }
@@ -212,7 +214,7 @@ class Relay:
         call = CallRecord(
             user_id=gen.user_id, api_key_id=gen.api_key_id, chat_id=gen.chat_id, message_id=gen.message_id,
             model=gen.model_id, provider=gen.provider_name, outcome=status,
-            input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"],
+            input_tokens=input_tokens, output_tokens=output_tokens,
             cache_read_tokens=u.cache_read_tokens if u else 0, cache_write_tokens=u.cache_write_tokens if u else 0,
             ttft_ms=ttft_ms, duration_ms=duration_ms, error_code=failure.code if failure else None,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -57,6 +57,14 @@ class _Duplicate(Exception):
     """The key was accepted by a transaction that did not wait for the lock: roll back."""
 
 
+def _committed(db: Db, user_id: str, client_message_id: str) -> sends.SendRow:
+    """The send whose claim beat ours: committed, so it is there to read."""
+    earlier = sends.find(db, user_id, client_message_id)
+    if earlier is None:
+        raise RuntimeError(f"send {client_message_id!r} lost its claim to a send that is not there")
+    return earlier
+
+
 def _repeat(db: Db, s: WsSession, earlier: sends.SendRow) -> Accepted:
     """A send whose key was accepted before: its answer, live (this connection joins the
     stream) or as it ended."""
@@ -85,7 +93,7 @@ def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepte
     try:
         return lite.run(s.db_url, work)
     except _Duplicate:
-        return lite.run(s.db_url, lambda db: _repeat(db, s, sends.find(db, user_id, client_message_id)))
+        return lite.run(s.db_url, lambda db: _repeat(db, s, _committed(db, user_id, client_message_id)))
 
 
 def _latest_answer(db: Db, question: MessageRow) -> MessageRow | None:
@@ -264,8 +272,10 @@ async def pull(s: WsSession, frame: schemas.Pull) -> None:
     await s.send({"type": "model.pull.done", "model": frame.model})
 
 
-HANDLERS = {"ping": ping, "chat.send": send, "chat.stop": stop, "chat.regenerate": regenerate, "chat.edit": edit,
-            "chat.resume": resume, "model.pull": pull}
+# Each takes the frame its action's schema parsed (schemas.parse), hence Any here.
+HANDLERS: dict[str, Callable[[WsSession, Any], Awaitable[None]]] = {
+    "ping": ping, "chat.send": send, "chat.stop": stop, "chat.regenerate": regenerate, "chat.edit": edit,
+    "chat.resume": resume, "model.pull": pull}
 
 
 async def _relay_queued_pull(s: WsSession, frame: schemas.Pull) -> None:

@@ -135,10 +135,10 @@ async def name_chat(s: WsSession, p: Prepared, provider: Any, subscribers: set[s
         record(db, call)
         return cleaned
 
-    title = lite.run(s.db_url, save)
-    if title is None:
+    saved = lite.run(s.db_url, save)
+    if saved is None:
         return
-    event = frames.encode({"type": "chat.title", "chat_id": p.chat_id, "title": title})
+    event = frames.encode({"type": "chat.title", "chat_id": p.chat_id, "title": saved})
     for connection_id in subscribers or {s.connection_id}:
         try:
             s.sink.post(connection_id, event)

@@ -102,7 +102,7 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
         except Invalid as fault:
             raise WsError("invalid_request", fault.describe()) from None
         policies.RULES[POLICIES[action]](s.principal)
-        await actions.HANDLERS[action](s, frame)  # type: ignore[arg-type]
+        await actions.HANDLERS[action](s, frame)
     except ConnectionEnded as exc:
         await s.error(exc.code, exc.message)
         await end_connection(s)

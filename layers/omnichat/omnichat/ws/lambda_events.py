@@ -38,4 +38,4 @@ def deadline_from(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    return time.monotonic() + max(1.0, remaining() / 1000 - DEADLINE_MARGIN_S)
+    return time.monotonic() + max(1.0, float(remaining()) / 1000 - DEADLINE_MARGIN_S)

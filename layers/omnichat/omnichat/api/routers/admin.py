@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -55,7 +56,7 @@ def put_platform_settings(body: PlatformSettings, sql: SQL) -> PlatformSettings:
 
 
 @router.get("/usage")
-def usage_report(sql: SQL, days: int = Query(30, ge=1, le=366)) -> dict:
+def usage_report(sql: SQL, days: int = Query(30, ge=1, le=366)) -> dict[str, Any]:
     """Tokens and calls per day, by model and by user, for the last `days` days (UTC)."""
     since = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return {"since": since.date().isoformat(), "days": days,

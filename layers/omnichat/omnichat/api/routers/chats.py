@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -64,12 +65,12 @@ def delete_all_chats(principal: CurrentUser, db: SQL) -> dict[str, int]:
 
 
 @router.get("/export")
-def export_chats(principal: CurrentUser, db: SQL) -> dict:
+def export_chats(principal: CurrentUser, db: SQL) -> dict[str, Any]:
     return transfer.export_chats(db, principal)
 
 
 @router.post("/import", status_code=201)
-def import_chats(body: ImportIn, principal: CurrentUser, db: SQL, settings: AppSettings) -> dict:
+def import_chats(body: ImportIn, principal: CurrentUser, db: SQL, settings: AppSettings) -> dict[str, Any]:
     deadline = time.monotonic() + settings.import_budget_s
     chats = transfer.import_chats(db, principal, [c.model_dump() for c in body.chats], deadline)
     return {"imported": len(chats), "chat_ids": [c.id for c in chats]}

@@ -12,6 +12,8 @@ from omnichat.db.engine import get_engine
 
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("no database: pass database_url (omnichat.db.migrate) or set sqlalchemy.url")
 
 with get_engine(url).connect() as connection:
     sqlite = connection.dialect.name == "sqlite"

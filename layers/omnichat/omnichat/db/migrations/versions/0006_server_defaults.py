@@ -7,6 +7,8 @@ Revision ID: 0006
 Revises: 0005
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 NOW = 'now'  # a timestamp column: the current UTC time, in the column's own format
-DEFAULTS = {
+DEFAULTS: dict[str, dict[str, str | bool]] = {
     'users': {'name': "''", 'created_at': NOW, 'updated_at': NOW},
     'sessions': {'created_at': NOW},
     'api_keys': {'created_at': NOW},
@@ -38,7 +40,7 @@ DEFAULTS = {
 }
 
 
-def _clause(value, sqlite):
+def _clause(value: str | bool, sqlite: bool) -> Any:
     if value is NOW:  # SQLite: SQLAlchemy's DATETIME text, 'YYYY-MM-DD HH:MM:SS.ffffff' (ms precision)
         return sa.text("(strftime('%Y-%m-%d %H:%M:%f000', 'now'))" if sqlite else 'CURRENT_TIMESTAMP')
     if isinstance(value, bool):
