@@ -56,3 +56,25 @@ def usage_report(days: int) -> dict[str, Any]:
             by_model.append({"date": d, "model": model, "calls": n // 10 + 1, "input_tokens": n * 40, "output_tokens": n * 90})
         by_user.append({"date": d, "user": "ada@example.com", "user_id": "u0", "calls": 3, "input_tokens": 500, "output_tokens": 900})
     return {"since": start.isoformat(), "days": days, "by_model": by_model, "by_user": by_user}
+
+
+# An init script that keeps the page's WebSockets in window.__sockets, so a test or bench can
+# hand the app's own handler events (the streaming tests and bench/frontend.py).
+CAPTURE_SOCKET = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); window.__sockets.push(this); }
+  };
+})();
+"""
+
+# Hand the page's socket handler one event per task: {chatId, events} → nothing.
+DELIVER = """async ({ events }) => {
+  const socket = window.__sockets.find((s) => s.readyState === 1 && s.onmessage);
+  for (const event of events) {
+    socket.onmessage(new MessageEvent('message', { data: JSON.stringify(event) }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}"""

@@ -5,6 +5,9 @@ can be reached with the keyboard, and opening a chat with Enter leaves the focus
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PASSWORD
@@ -13,6 +16,11 @@ PHONE = {"width": 390, "height": 844}
 from tests.browser.helpers import token_for
 from tests.browser.pages import RICH_ANSWER
 from tests.browser.seed import conversation, import_chats
+
+
+@pytest.fixture(autouse=True)
+def _first_user_is_the_admin(admin):
+    """The package's stack makes its first account the admin: let that be the admin fixture's."""
 
 
 def _chat(stack, answer: str = RICH_ANSWER, title: str = "Rich answer") -> tuple[str, str]:
@@ -47,7 +55,7 @@ def test_task_lists_tables_and_math_render(new_page, stack):
     # The fraction is laid out (its styles set through the CSSOM), in KaTeX's own fonts.
     frac = answer.locator(".katex-display .mfrac").first
     assert frac.evaluate("(e) => e.getBoundingClientRect().height") > 20
-    page.wait_for_function("document.fonts.check('16px KaTeX_Main')")
+    page.wait_for_function("() => document.fonts.check('16px KaTeX_Main')")
     assert [u for u in loaded if "KaTeX_" in u] and all(u.startswith(stack.url) for u in loaded if "KaTeX_" in u)
 
 
@@ -91,3 +99,65 @@ def test_opening_a_chat_with_enter_keeps_the_focus(new_page, stack):
           const el = document.activeElement;
           return el && el !== document.body && el.checkVisibility() && el.getClientRects().length > 0;
         }""", timeout=5_000)
+
+
+STREAMED = RICH_ANSWER + """
+1. first
+
+2. second, in a loose list
+
+   still the second item
+
+```js
+const a = 1;
+
+const b = 2; // a blank line inside a fence
+```
+
+$$
+e^{i\\pi} + 1 = 0
+$$
+
+> a quote
+> on two lines
+
+Done.
+"""
+
+
+def test_a_streamed_answer_renders_as_the_whole_text_does(new_page, stack):
+    """Rendered incrementally (finished blocks once, the tail per delta), an answer streamed in
+    small deltas ends up exactly as the same text rendered at once."""
+    from tests.browser.pages import CAPTURE_SOCKET, DELIVER
+
+    token, whole = _chat(stack, STREAMED, title="Whole")
+    [streamed] = import_chats(stack, token, [{
+        "title": "Streamed", "model": "ollama/omnichat-test:latest", "current_leaf_id": "q0",
+        "messages": [{"id": "q0", "parent_id": None, "role": "user", "content": "Show me everything"}]}])
+    page = new_page(token)
+    page.context.add_init_script(CAPTURE_SOCKET)
+    page.goto(f"/c/{whole}")
+    expect(page.locator("pre code").first).to_have_attribute("data-highlighted", "yes")
+    expect(page.locator(".katex")).to_have_count(3)
+    expect(page.locator(".prose [data-katex-style]")).to_have_count(0)  # all set through the CSSOM
+    expected = page.locator(".prose").inner_html()
+
+    page.goto(f"/c/{streamed}")
+    expect(page.get_by_role("article", name="Your message")).to_be_visible()
+    page.wait_for_function("() => window.__sockets.some((s) => s.readyState === 1 && s.onmessage)")
+    events, offset = [], 0
+    for i in range(0, len(STREAMED), 7):
+        piece = STREAMED[i:i + 7]
+        events.append({"type": "delta", "chat_id": streamed, "message_id": "m-streamed", "offset": offset, "text": piece})
+        offset += len(piece)
+    events.append({"type": "message.done", "chat_id": streamed, "message_id": "m-streamed", "status": "complete"})
+    page.evaluate(DELIVER, {"events": events})
+    answer = page.get_by_role("article", name="Assistant message")
+    expect(answer).to_have_attribute("data-status", "complete")
+    expect(answer.locator("pre code").first).to_have_attribute("data-highlighted", "yes")
+    expect(answer.locator(".katex")).to_have_count(3)
+
+    def norm(html: str) -> str:
+        return re.sub(r">\s+<", "><", re.sub(r"<!---->", "", html)).strip()
+
+    assert norm(answer.locator(".prose").inner_html()) == norm(expected)

@@ -1,6 +1,6 @@
 // A Svelte action for rendered Markdown: each code block gets a header with its language
 // and a copy button, and (once the answer is complete) syntax highlighting, loaded lazily;
-// it can scroll sideways, so it takes the keyboard focus and is named. KaTeX's layout styles
+// the code can scroll sideways, so it takes the keyboard focus and is named. KaTeX's layout styles
 // (kept by the math sanitizer as data-katex-style) are set through the CSSOM, which the
 // Content-Security-Policy allows where a parsed style attribute is blocked.
 let highlighter = null;
@@ -42,10 +42,10 @@ function enhance(root, { highlight }) {
   for (const pre of root.querySelectorAll('pre')) {
     const code = pre.querySelector('code');
     if (!code) continue;
-    if (!pre.parentElement.classList.contains('codeblock')) {
+    // The header goes inside the <pre>: the <pre> stays where Svelte put it, so a block's
+    // HTML can be replaced while the answer streams (Svelte removes the nodes it inserted).
+    if (!pre.classList.contains('codeblock')) {
       const lang = (/language-([\w+#.-]+)/.exec(code.className) || [])[1] || '';
-      const box = document.createElement('div');
-      box.className = 'codeblock';
       const head = document.createElement('div');
       head.className = 'codeblock-head';
       const label = document.createElement('span');
@@ -61,11 +61,12 @@ function enhance(root, { highlight }) {
         setTimeout(() => (button.textContent = 'Copy'), 1500);
       });
       head.append(label, button);
-      pre.tabIndex = 0;
-      pre.setAttribute('role', 'group');
-      pre.setAttribute('aria-label', `Code${lang ? ` (${lang})` : ''}`);
-      pre.replaceWith(box);
-      box.append(head, pre);
+      pre.classList.add('codeblock');
+      pre.prepend(head);
+      // The code scrolls sideways: it takes the keyboard focus and has a name.
+      code.tabIndex = 0;
+      code.setAttribute('role', 'group');
+      code.setAttribute('aria-label', `Code${lang ? ` (${lang})` : ''}`);
     }
     if (highlight && !code.dataset.highlighted) {
       loadHighlighter().then((hl) => {
@@ -79,7 +80,9 @@ export function codeblocks(node, params) {
   enhance(node, params);
   return {
     update(next) {
+      // Svelte may call this before it has put the new blocks' HTML in: once more after.
       enhance(node, next);
+      queueMicrotask(() => enhance(node, next));
     },
   };
 }
