@@ -61,7 +61,8 @@ def test_unsupported_inputs_and_models(oai, db_url):
     assert "does not support embeddings" in caught.value.message
     with pytest.raises(openai.NotFoundError):
         oai.embeddings.create(model="ollama/no-such-embedder:1b", input="hello")
-    assert [r.outcome for r in usage_rows(db_url)] == ["error", "error"]
+    # The refused Bedrock call is logged; a model that does not exist made no model call.
+    assert [(r.outcome, r.model) for r in usage_rows(db_url)] == [("error", BEDROCK_MODEL)]
 
 
 TITAN_MODEL = "bedrock/amazon.titan-embed-text-v2:0"
@@ -102,4 +103,5 @@ def test_bedrock_titan_dimensions_and_errors(oai, db_url, backends):
     backends.emulator.faults.error("ThrottlingException", times=4, operations=frozenset({"InvokeModel"}))
     with pytest.raises(openai.RateLimitError):
         oai.embeddings.create(model=TITAN_MODEL, input="hello")
-    assert [r.outcome for r in usage_rows(db_url)] == ["complete", "error", "error", "error"]
+    # The unknown model made no model call; the others are logged.
+    assert [r.outcome for r in usage_rows(db_url)] == ["complete", "error", "error"]
