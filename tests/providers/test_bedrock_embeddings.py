@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any
 
 import pytest
@@ -147,10 +146,21 @@ def test_provider_passes_dimensions_through(bedrock) -> None:
 
 
 def test_provider_calls_run_concurrently(bedrock) -> None:
-    bedrock.state.faults.stall(1.0, times=4, operations=frozenset({"InvokeModel"}))
-    started = time.monotonic()
-    vectors, _ = run(lambda: provider_for(bedrock.url).embed(TITAN, ["a", "b", "c", "d"]))
-    assert len(vectors) == 4 and time.monotonic() - started < 3.0  # one at a time: at least 4 x 1 s
+    """Each call stalls in the emulator; when the first answer comes back, all four requests
+    had already reached it (one at a time, the first would return before the second was sent)."""
+    bedrock.state.faults.stall(0.5, times=4, operations=frozenset({"InvokeModel"}))
+    provider = provider_for(bedrock.url)
+    client, arrived_when_returned = provider.client(), []
+    send, before = client.call, len(bedrock.state.journal.entries("InvokeModel"))
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        result = send(*args, **kwargs)
+        arrived_when_returned.append(len(bedrock.state.journal.entries("InvokeModel")) - before)
+        return result
+
+    client.call = observed  # type: ignore[method-assign]
+    vectors, _ = run(lambda: provider.embed(TITAN, ["a", "b", "c", "d"]))
+    assert len(vectors) == 4 and arrived_when_returned == [4, 4, 4, 4]
 
 
 def test_provider_refuses_chat_models_without_calling_bedrock(bedrock) -> None:

@@ -284,10 +284,8 @@ def test_corrupted_frame_is_detected_by_the_client(runtime, bedrock) -> None:
 def test_stall_before_first_byte_trips_the_read_timeout(bedrock) -> None:
     bedrock.state.faults.stall(4.0)
     client = boto_client("bedrock-runtime", bedrock.url, read_timeout=0.3)
-    started = time.monotonic()
-    with pytest.raises(ReadTimeoutError):
+    with pytest.raises(ReadTimeoutError):  # at the stall's end the answer would have come
         client.converse_stream(modelId=HAIKU, messages=[user("x")])
-    assert time.monotonic() - started < 4.0  # the timeout fired, not the stall's end
 
 
 def test_faults_over_http(runtime, bedrock) -> None:

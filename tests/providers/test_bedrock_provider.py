@@ -260,18 +260,15 @@ def test_in_stream_throttling_is_throttled_with_partial_text(bedrock) -> None:
 
 def test_backend_down_is_provider_unavailable(aws_env) -> None:
     provider = provider_for(f"http://127.0.0.1:{closed_port()}")
-    started = time.monotonic()
     _, error = stream_until_error(provider, ask("x"))
     assert type(error) is ProviderUnavailable and error.retryable
-    assert time.monotonic() - started < 5
 
 
 def test_stall_before_first_byte_is_a_timeout(bedrock) -> None:
     bedrock.state.faults.stall(4.0)
-    started = time.monotonic()
     _, error = stream_until_error(provider_for(bedrock.url, provider_read_timeout_s=0.3), ask("x"))
-    # Given up long before the stall ended (4 s of headroom for a loaded machine).
-    assert type(error) is ProviderTimeout and time.monotonic() - started < 4.0
+    # Given up during the stall: at its end the emulator would have streamed a whole answer.
+    assert type(error) is ProviderTimeout
 
 
 def test_stall_mid_stream_is_a_timeout_with_partial_text(bedrock) -> None:

@@ -72,21 +72,24 @@ def test_follow_up_questions_continue_the_chat(harness, alice, db_url):
 
 
 def test_stop_ends_the_answer_within_a_second_and_keeps_it(harness, alice, db_url):
+    # The engine emits 50 tokens a second: "within a second" is at most 50 more tokens
+    # after the stop was asked than the client had seen when it asked.
     conn = harness.connect(alice)
     frame = {"action": "chat.send", "content": "long [[tokens=2000]] [[rate=50]]", "client_message_id": "stop-1",
              "model": TEST_MODEL}
     worker = harness.send_in_background(conn, frame)
     frames = harness.wait_for(conn, lambda f: f["type"] == "delta")
     started = of_type(frames, "message.started")[0]
-    asked = time.monotonic()
+    seen_when_asked = len(answer_text(harness.frames(conn), started["message_id"]).split())
     stopper = harness.connect(alice)  # any of the user's connections may stop it
     harness.send(stopper, {"action": "chat.stop", "chat_id": started["chat_id"], "message_id": started["message_id"]})
     worker.join(10)
-    assert not worker.is_alive() and time.monotonic() - asked < 1.5
+    assert not worker.is_alive()
     done = of_type(harness.frames(conn), "message.done")[0]
     assert done["status"] == "stopped"
     saved = messages(db_url, started["chat_id"])[-1]
     assert saved.status == "stopped" and saved.content == answer_text(harness.frames(conn), saved.id) != ""
+    assert len(saved.content.split()) - seen_when_asked <= 50
     harness.send(stopper, {"action": "chat.stop", "chat_id": started["chat_id"], "message_id": started["message_id"]})
     assert of_type(harness.frames(stopper), "error")[-1]["code"] == "not_streaming"
 

@@ -88,14 +88,59 @@ def test_coalescer_releases_on_size_and_on_age():
     assert c.take() == ("a", "") and c.empty and c.seconds_left() == float("inf")
 
 
-def test_fast_models_are_coalesced_into_few_posts(db_url, streaming_message):
-    sink = RecordingSink()
-    outcome = asyncio.run(relay_for(db_url, streaming_message, PacedModel(1000, 2000), sink).run())
+class BurstModel:
+    """A provider emitting `bursts` of `size` one-word tokens: each burst at once (queued
+    before the relay reads its first token), then silence until the relay has posted it."""
+
+    name = "ollama"
+
+    def __init__(self, bursts: int, size: int, sink: RecordingSink) -> None:
+        self.bursts, self.size, self.sink = bursts, size, sink
+
+    def delta_posts(self) -> int:
+        return sum(p["type"] == "delta" for p in self.sink.posts.get("conn-a=", []))
+
+    async def stream_chat(self, request):
+        for b in range(self.bursts):
+            for i in range(self.size):
+                yield TextDelta(f"t{b * self.size + i} ")  # the relay still takes each token on its own
+            while self.delta_posts() <= b:
+                await asyncio.sleep(0.005)
+        yield Finish("end_turn", Usage(3, self.bursts * self.size), None, 0.0)
+
+    async def list_models(self):
+        return []
+
+
+def deltas_of(sink: RecordingSink) -> list[dict]:
     deltas = [p for p in sink.posts["conn-a="] if p["type"] == "delta"]
-    assert outcome.status == "complete" and len(outcome.content.split()) == 1000
-    assert len(deltas) < 60  # ~0.5 s of output in 50 ms windows
-    assert "".join(d["text"] for d in deltas) == outcome.content
     assert [d["offset"] for d in deltas] == [sum(len(x["text"]) for x in deltas[:i]) for i in range(len(deltas))]
+    return deltas
+
+
+def test_tokens_that_arrive_together_are_posted_together(db_url, streaming_message):
+    """The age rule: nothing is posted until the oldest buffered token is max_delay_s old, so
+    a burst of 200 tokens (far under max_chars) leaves as one delta — 1,000 tokens, 5 posts."""
+    sink = RecordingSink()
+    model, tuning = BurstModel(bursts=5, size=200, sink=sink), RelayTuning(max_delay_s=0.2)
+    outcome = asyncio.run(relay_for(db_url, streaming_message, model, sink, tuning).run())
+    deltas = deltas_of(sink)
+    assert outcome.status == "complete" and len(outcome.content.split()) == 1000
+    assert [d["text"].split() for d in deltas] == [
+        [f"t{b * 200 + i}" for i in range(200)] for b in range(5)]  # one delta per burst, in order
+
+
+def test_a_long_burst_is_cut_at_max_chars(db_url, streaming_message):
+    """The size rule: with an age limit the stream never reaches, every delta but the last
+    holds max_chars and less than one more token; the last is the remainder."""
+    sink = RecordingSink()
+    tuning = RelayTuning(max_delay_s=600.0, max_chars=1000)
+    outcome = asyncio.run(relay_for(db_url, streaming_message, BurstModel(1, 1000, sink), sink, tuning).run())
+    deltas = deltas_of(sink)
+    longest_token = max(len(t) + 1 for t in outcome.content.split())
+    assert outcome.status == "complete" and "".join(d["text"] for d in deltas) == outcome.content
+    assert all(1000 <= len(d["text"]) < 1000 + longest_token for d in deltas[:-1])
+    assert 0 < len(deltas[-1]["text"]) < 1000 + longest_token and len(deltas) <= len(outcome.content) // 1000 + 1
 
 
 def test_a_gone_connection_stops_the_posts_not_the_answer(db_url, streaming_message):
