@@ -1,13 +1,25 @@
 """The template makes RDS Proxy refuse clients without TLS (RequireTLS: true) and forces
 TLS on the database (rds.force_ssl). The code must then speak TLS to PostgreSQL when it
-runs in AWS: this checks what the core's engine hands the driver, with the driver's
-connect replaced (no network)."""
+runs in AWS. Migrations connect through SQLAlchemy (`engine.build_engine`); every request
+connects through `db/lite.py` (`dbapi.connect`): both are checked, the second against a
+PostgreSQL endpoint on a local socket (a TLS-less one, then one with an untrusted certificate)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest: length, code
 
 
 class Captured(Exception):
@@ -46,3 +58,102 @@ def test_the_core_connects_to_postgresql_with_tls_in_aws(monkeypatch: pytest.Mon
     assert seen.get("ssl_context"), (
         "RDS Proxy in template.yaml requires TLS (RequireTLS: true), but the engine connects without "
         "ssl_context: pass connect_args={'ssl_context': ssl.create_default_context()} for PostgreSQL in AWS")
+
+
+class FakePostgres:
+    """Answers one connection's SSLRequest with `N` (no TLS) or `S` and a TLS handshake with
+    `cert`; records the first bytes the client sent."""
+
+    def __init__(self, cert: tuple[Path, Path] | None) -> None:
+        self.cert, self.first_bytes = cert, b""
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        sock, _ = self._listener.accept()
+        with sock:
+            sock.settimeout(10)
+            self.first_bytes = sock.recv(8)
+            if self.cert is None:
+                sock.sendall(b"N")
+                sock.recv(1)  # the client hangs up (or would send its startup message in clear)
+                return
+            sock.sendall(b"S")
+            server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server.load_cert_chain(*self.cert)
+            try:
+                server.wrap_socket(sock, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                pass  # the client refused the certificate
+
+    def close(self) -> None:
+        self._thread.join(10)
+        self._listener.close()
+
+
+@pytest.fixture
+def db_tls_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from omnichat.config import get_settings
+
+    monkeypatch.setenv("OMNICHAT_DB_TLS", "true")
+    get_settings.cache_clear()
+    assert get_settings().db_tls
+    yield
+    get_settings.cache_clear()
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    return cert, key
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def test_requests_refuse_a_database_without_tls(db_tls_on: None) -> None:
+    """pg8000 falls back to clear text when a server declines TLS and no context was given;
+    with `db_tls` the request path's connection refuses instead."""
+    from omnichat.db import lite
+
+    server = FakePostgres(cert=None)
+    try:
+        with pytest.raises(Exception, match="refuses SSL"):
+            lite.run(f"postgresql+pg8000://omnichat:secret@localhost:{server.port}/omnichat", lambda db: None)
+    finally:
+        server.close()
+    assert server.first_bytes == SSL_REQUEST
+
+
+def test_requests_verify_the_database_certificate(db_tls_on: None, tmp_path: Path) -> None:
+    """A server offering TLS with a certificate no trusted CA signed is refused: the context
+    checks the chain (RDS chains to the Amazon roots in the system's CA store)."""
+    from omnichat.db import lite
+
+    server = FakePostgres(cert=self_signed(tmp_path))
+    try:
+        with pytest.raises(Exception) as err:
+            lite.run(f"postgresql+pg8000://omnichat:secret@localhost:{server.port}/omnichat", lambda db: None)
+    finally:
+        server.close()
+    assert server.first_bytes == SSL_REQUEST
+    assert any(isinstance(e, ssl.SSLCertVerificationError) for e in causes(err.value)), err.value
+
+
+@pytest.mark.skipif(not os.environ.get("OMNICHAT_TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="OMNICHAT_TEST_DATABASE_URL (a TLS-less PostgreSQL) is not set")
+def test_requests_refuse_the_local_tls_less_postgresql(db_tls_on: None) -> None:
+    from omnichat.db import lite
+
+    with pytest.raises(Exception, match="refuses SSL"):
+        lite.run(os.environ["OMNICHAT_TEST_DATABASE_URL"], lambda db: None)
