@@ -34,12 +34,12 @@ export async function copyText(text) {
   }
 }
 
-function enhance(root, { highlight }) {
+function enhanceBlock(root, highlight) {
   for (const el of root.querySelectorAll('[data-katex-style]')) {
     el.style.cssText = el.getAttribute('data-katex-style');
     el.removeAttribute('data-katex-style');
   }
-  for (const pre of root.querySelectorAll('pre')) {
+  for (const pre of root.tagName === 'PRE' ? [root] : root.querySelectorAll('pre')) {
     const code = pre.querySelector('code');
     if (!code) continue;
     // The header goes inside the <pre>: the <pre> stays where Svelte put it, so a block's
@@ -76,13 +76,29 @@ function enhance(root, { highlight }) {
   }
 }
 
+// Only the top-level elements not seen yet (finished blocks are grouped, see markdown.js, so
+// there are few top-level elements to look at): the work per delta does not grow with the answer. Once the answer
+// is complete (`highlight`), every code block is looked at once more, to highlight it.
+function enhance(root, { highlight }, seen) {
+  if (highlight && !seen.highlighted) {
+    seen.highlighted = true;
+    seen.elements = new WeakSet();
+  }
+  for (let el = root.firstElementChild; el; el = el.nextElementSibling) {
+    if (seen.elements.has(el)) continue;
+    enhanceBlock(el, highlight);
+    seen.elements.add(el);
+  }
+}
+
 export function codeblocks(node, params) {
-  enhance(node, params);
+  const seen = { elements: new WeakSet(), highlighted: false };
+  enhance(node, params, seen);
   return {
     update(next) {
       // Svelte may call this before it has put the new blocks' HTML in: once more after.
-      enhance(node, next);
-      queueMicrotask(() => enhance(node, next));
+      enhance(node, next, seen);
+      queueMicrotask(() => enhance(node, next, seen));
     },
   };
 }

@@ -107,6 +107,9 @@ purify.addHook('afterSanitizeAttributes', (node) => {
     node.setAttribute('disabled', '');
     node.setAttribute('type', 'checkbox');
     if (!node.hasAttribute('aria-label')) node.setAttribute('aria-label', node.hasAttribute('checked') ? 'Done' : 'Not done');
+    // Its list item is a task (no bullet): marked by us, after the item's own class was dropped.
+    const item = node.parentElement?.nodeName === 'P' ? node.parentElement.parentElement : node.parentElement;
+    if (item?.nodeName === 'LI' && !node.previousElementSibling) item.setAttribute('class', 'task');
   }
 });
 
@@ -186,13 +189,17 @@ export function blockEnds(text, from = 0) {
   return ends;
 }
 
+const CHUNK = 16;
+
 /**
- * An incremental renderer for one message: `render(text)` → `{ blocks: [{ key, html }],
- * sawMath }`. Finished blocks are rendered once; only the last (growing) block is rendered
+ * An incremental renderer for one message: `render(text)` → `{ chunks: [{ key, blocks }],
+ * loose: [{ key, html }], sawMath }` (the blocks in order: the chunks', then the loose ones). Finished blocks are rendered once; only the last (growing) block is rendered
  * again. A text that is not a continuation of the last one starts over.
  */
 export function createRenderer() {
   let done = []; // { key, html, sawMath }
+  let chunks = []; // { key, blocks, sawMath }: groups of CHUNK finished blocks
+  let generation = 0; // a new one at each start-over: its chunks are new elements
   let doneText = '';
   let withMath = mathReady();
   return {
@@ -200,6 +207,8 @@ export function createRenderer() {
       text = text || '';
       if (withMath !== mathReady() || !text.startsWith(doneText)) {
         done = [];
+        chunks = [];
+        generation += 1;
         doneText = '';
         withMath = mathReady();
       }
@@ -211,8 +220,17 @@ export function createRenderer() {
       }
       doneText = text.slice(0, start);
       const tail = start < text.length ? [{ key: start, ...renderPiece(text.slice(start)) }] : [];
-      const blocks = done.concat(tail);
-      return { blocks, sawMath: blocks.some((b) => b.sawMath) };
+      // Finished blocks go in groups of CHUNK (each group one element in the page, which
+      // layout can skip as a whole); the rest, and the tail, stand on their own.
+      const full = done.length - (done.length % CHUNK);
+      if (chunks.length * CHUNK < full) {
+        for (let i = chunks.length * CHUNK; i < full; i += CHUNK) {
+          const blocks = done.slice(i, i + CHUNK);
+          chunks.push({ key: `${generation}:${blocks[0].key}`, blocks, sawMath: blocks.some((b) => b.sawMath) });
+        }
+      }
+      const loose = done.slice(full).concat(tail);
+      return { chunks, loose, sawMath: chunks.some((c) => c.sawMath) || loose.some((b) => b.sawMath) };
     },
   };
 }
