@@ -84,9 +84,10 @@ def test_code_blocks_take_the_keyboard_focus(new_page, stack):
 
 def test_opening_a_chat_with_enter_keeps_the_focus(new_page, stack):
     token, chat = _chat(stack, title="Opened with Enter")
-    for viewport in (DESKTOP, PHONE):
+    _, other = _chat(stack, title="Open before")
+    for viewport, start in ((DESKTOP, "/"), (PHONE, "/"), (DESKTOP, f"/c/{other}"), (PHONE, f"/c/{other}")):
         page = new_page(token, viewport=viewport)
-        page.goto("/")
+        page.goto(start)
         if viewport is PHONE:
             page.get_by_role("button", name="Open the sidebar").click()
         link = page.get_by_role("navigation", name="Chats").get_by_role("link", name="Opened with Enter")
