@@ -44,7 +44,7 @@ test: install model
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/omnichat/omnichat
+	$(VENV)/bin/mypy layers/omnichat/omnichat omnichat_cli
 	cd frontend && npm run --silent check
 
 # The lowest versions requirements.txt and pyproject.toml allow, in a throwaway venv, and

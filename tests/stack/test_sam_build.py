@@ -58,6 +58,9 @@ def test_layer_holds_the_core_package_and_its_arm64_dependencies(build_dir: Path
     assert (python / "omnichat" / "__init__.py").is_file()
     for package in ("sqlalchemy", "pydantic", "pydantic_core", "fastapi", "mangum", "pg8000", "jwt", "argon2"):
         assert (python / package).is_dir(), f"{package} not installed into the layer"
+    # The terminal client (omnichat_cli) and its libraries stay out: no Lambda imports them.
+    for package in ("omnichat/client", "omnichat_cli", "rich"):
+        assert not (python / package).exists(), f"{package} shipped in the layer"
     arch = template["Globals"]["Function"]["Architectures"][0]
     machine = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
     native = list(python.glob("pydantic_core/*.so"))

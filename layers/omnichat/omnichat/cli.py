@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from omnichat.client.terminal import main as chat_main
+    from omnichat_cli.terminal import main as chat_main
 
     return chat_main(args.url, args.ws_url, args.api_key, args.email, args.model)
 

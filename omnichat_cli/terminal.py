@@ -12,10 +12,10 @@ from typing import Any
 from rich.console import Console
 from websockets.exceptions import ConnectionClosed
 
-from omnichat.client.prompt import InputLine
-from omnichat.client.render import LiveAnswer
-from omnichat.client.rest import ApiError, Endpoints, Rest, Unreachable
-from omnichat.client.session import Session
+from omnichat_cli.prompt import InputLine
+from omnichat_cli.render import LiveAnswer
+from omnichat_cli.rest import ApiError, Endpoints, Rest, Unreachable
+from omnichat_cli.session import Session
 
 SIGN_IN_TRIES = 3
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import websockets
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from omnichat.client.rest import Rest, Unreachable
+from omnichat_cli.rest import Rest, Unreachable
 
 
 @dataclass
