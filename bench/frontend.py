@@ -142,7 +142,8 @@ def long_answer(tokens: int = 10_000) -> list[str]:
     return re.findall(r"\s*\S+", text)[:tokens]
 
 
-def render_cost(url: str, session: dict, chat_id: str, warm_id: str, runs: int, per_delta: int = 10) -> tuple[float, float]:
+def render_cost(url: str, session: dict, chat_id: str, warm_id: str, runs: int,
+                per_delta: int = 10) -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
     tokens = long_answer()
@@ -205,7 +206,8 @@ def main() -> int:
             samples = first_contentful_paint(stack.url, session, f"/c/{chat_id}", args.runs)
             question = {"title": "A long answer", "model": "ollama/omnichat-test:latest", "current_leaf_id": "q0",
                         "messages": [{"id": "q0", "parent_id": None, "role": "user", "content": "Explain everything."}]}
-            [warm_chat, stream_chat] = import_chats(stack, session["access_token"], [{**question, "title": "Warm-up"}, question])
+            [warm_chat, stream_chat] = import_chats(stack, session["access_token"],
+                                                    [{**question, "title": "Warm-up"}, question])
             per_delta, ratio = render_cost(stack.url, session, stream_chat, warm_chat, args.stream_runs)
         finally:
             stack.stop()

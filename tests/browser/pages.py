@@ -38,7 +38,8 @@ PAST_RIGHT_EDGE = """() => {
     if (r.width <= 1 || r.height <= 1 || r.right <= limit) continue;
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || style.display === 'none') continue;
-    found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.textContent || '').trim().slice(0, 30)}": ${Math.round(r.right)}`);
+    const text = (el.textContent || '').trim().slice(0, 30);
+    found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${text}": ${Math.round(r.right)}`);
   }
   return found;
 }"""
@@ -51,10 +52,13 @@ def usage_report(days: int) -> dict[str, Any]:
     by_model, by_user = [], []
     for i in range(days):
         d = (start + timedelta(days=i)).isoformat()
-        for j, model in enumerate(["ollama/omnichat-test:latest", "ollama/smollm2:135m", "bedrock/amazon.nova-lite-v1:0"]):
+        models = ["ollama/omnichat-test:latest", "ollama/smollm2:135m", "bedrock/amazon.nova-lite-v1:0"]
+        for j, model in enumerate(models):
             n = (i * 37 + j * 11) % 200 + 10
-            by_model.append({"date": d, "model": model, "calls": n // 10 + 1, "input_tokens": n * 40, "output_tokens": n * 90})
-        by_user.append({"date": d, "user": "ada@example.com", "user_id": "u0", "calls": 3, "input_tokens": 500, "output_tokens": 900})
+            by_model.append({"date": d, "model": model, "calls": n // 10 + 1, "input_tokens": n * 40,
+                             "output_tokens": n * 90})
+        by_user.append({"date": d, "user": "ada@example.com", "user_id": "u0", "calls": 3, "input_tokens": 500,
+                        "output_tokens": 900})
     return {"since": start.isoformat(), "days": days, "by_model": by_model, "by_user": by_user}
 
 

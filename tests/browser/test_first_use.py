@@ -10,7 +10,7 @@ import json
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, TEST_MODEL
-from tests.browser.helpers import answers, chat_id, last_answer, send, token_for, wait_status, wait_words, words
+from tests.browser.helpers import chat_id, send, token_for, wait_status, wait_words
 from tests.browser.seed import conversation, import_chats
 
 PHONE_844 = {"width": 390, "height": 844}
@@ -60,7 +60,8 @@ def test_a_refused_self_demotion_shows_the_role_the_server_kept(new_page, stack,
     role = page.get_by_label("Role of admin@example.com")
     expect(role).to_have_value("admin")
     role.select_option("user")
-    expect(page.get_by_role("region", name="Notifications")).to_contain_text("The last admin cannot be removed or demoted")
+    notifications = page.get_by_role("region", name="Notifications")
+    expect(notifications).to_contain_text("The last admin cannot be removed or demoted")
     expect(role).to_have_value("admin")
     assert stack.api("GET", "/api/auth/me", token=admin["access_token"])["role"] == "admin"
 

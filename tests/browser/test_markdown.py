@@ -11,11 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PASSWORD
-
-PHONE = {"width": 390, "height": 844}
 from tests.browser.helpers import token_for
 from tests.browser.pages import RICH_ANSWER
 from tests.browser.seed import conversation, import_chats
+
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +149,8 @@ def test_a_streamed_answer_renders_as_the_whole_text_does(new_page, stack):
     events, offset = [], 0
     for i in range(0, len(STREAMED), 7):
         piece = STREAMED[i:i + 7]
-        events.append({"type": "delta", "chat_id": streamed, "message_id": "m-streamed", "offset": offset, "text": piece})
+        events.append({"type": "delta", "chat_id": streamed, "message_id": "m-streamed", "offset": offset,
+                       "text": piece})
         offset += len(piece)
     events.append({"type": "message.done", "chat_id": streamed, "message_id": "m-streamed", "status": "complete"})
     page.evaluate(DELIVER, {"events": events})

@@ -5,11 +5,12 @@ violation on any page, light and dark, at 1280×800 and 390×844."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, screenshot
-from tests.browser.helpers import token_for
+from tests.browser.conftest import screenshot
 from tests.browser.pages import PAST_RIGHT_EDGE, RICH_ANSWER, usage_report
 from tests.browser.seed import conversation, import_chats
 from tests.browser.stack import FRONTEND
@@ -23,7 +24,10 @@ LABEL_PX = """(texts) => texts.map((t) => parseFloat(getComputedStyle(t).fontSiz
 
 def _admin_pages(page, stack, admin) -> None:
     stack.api("POST", "/api/keys", {"name": "a key with a rather long name for phones"}, token=admin["access_token"])
-    page.route("**/api/admin/usage?*", lambda route: route.fulfill(json=usage_report(int(route.request.url.split("days=")[1].split("&")[0]))))
+    def days(route: Any) -> int:
+        return int(route.request.url.split("days=")[1].split("&")[0])
+
+    page.route("**/api/admin/usage?*", lambda route: route.fulfill(json=usage_report(days(route))))
 
 
 @pytest.mark.parametrize("path", ["/admin/users", "/admin/models", "/admin/usage", "/keys"])
@@ -52,7 +56,8 @@ def _axe(page) -> list[str]:
     result = page.evaluate("""async () => {
       const r = await axe.run(document, { resultTypes: ['violations'] });
       return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.impact} ${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + (n.failureSummary || '').split('\\n')[1]).join(' | ')}`);
+        .map((v) => `${v.impact} ${v.id}: ${v.nodes.slice(0, 3)
+          .map((n) => n.target.join(' ') + ' ' + (n.failureSummary || '').split('\\n')[1]).join(' | ')}`);
     }""")
     return result
 

@@ -51,15 +51,15 @@ class Db:
                 age_s: float = 0.0) -> str:
         job_id = str(uuid.uuid4())
         ts = datetime.now(UTC) - timedelta(seconds=age_s)  # bound as the core binds it, on either database
-        self.sql("INSERT INTO model_pulls (id, model, status, worker, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 (job_id, model, status, worker, ts, ts))
+        self.sql("INSERT INTO model_pulls (id, model, status, worker, created_at, updated_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?)", (job_id, model, status, worker, ts, ts))
         return job_id
 
     def row(self, job_id: str) -> dict[str, Any]:
         cols = ["status", "status_text", "digest", "completed", "total", "error", "worker", "started_at",
                 "finished_at", "updated_at"]
         (values,) = self.sql(f"SELECT {', '.join(cols)} FROM model_pulls WHERE id = ?", (job_id,))
-        return dict(zip(cols, values))
+        return dict(zip(cols, values, strict=True))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
