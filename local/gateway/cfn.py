@@ -20,37 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class CfnLoader(_Loader):  # type: ignore[misc, valid-type]
-    """Safe YAML loader that understands CloudFormation's `!Tag` short forms."""
-
-
-def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        return {"Fn::GetAtt": [resource, attribute]}
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
+from omnichat.aws.stack_config import parse_template
 
 
 def load(text: str) -> dict[str, Any]:
-    document = yaml.load(text, Loader=CfnLoader)
+    document = parse_template(text)
     if not isinstance(document, dict):
         raise ValueError("the template is not a mapping")
     return document

@@ -22,13 +22,12 @@ class StackConfigError(Exception):
     """A template or samconfig.toml that cannot be read; the message says which and why."""
 
 
-def load_template(path: str | Path) -> dict[str, Any]:
-    """template.yaml with CloudFormation's short-form tags in their long form
-    (`!Ref X` -> {"Ref": "X"}, `!Equals [...]` -> {"Fn::Equals": [...]})."""
-    try:
-        import yaml  # the `local` extra; imported here only, the Lambda hot path never needs it
-    except ImportError:
-        raise StackConfigError("reading template.yaml needs PyYAML: pip install 'omnichat[local]'") from None
+def parse_template(text: str) -> Any:
+    """A template's text (YAML or JSON) with CloudFormation's short-form tags in their long
+    form (`!Ref X` -> {"Ref": "X"}, `!GetAtt A.B` -> {"Fn::GetAtt": ["A", "B"]},
+    `!Equals [...]` -> {"Fn::Equals": [...]}). The local API Gateway reads template.yaml
+    with it too."""
+    import yaml  # the `local` extra; imported here only, the Lambda hot path never needs it
 
     class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
         pass
@@ -43,12 +42,22 @@ def load_template(path: str | Path) -> dict[str, Any]:
         if suffix in ("Ref", "Condition"):
             return {suffix: value}
         if suffix == "GetAtt" and isinstance(value, str):
-            return {"Fn::GetAtt": value.split(".", 1)}
+            resource, _, attribute = value.partition(".")
+            return {"Fn::GetAtt": [resource, attribute]}
         return {f"Fn::{suffix}": value}
 
     Loader.add_multi_constructor("!", construct)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """template.yaml, parsed by `parse_template`."""
     try:
-        template = yaml.load(Path(path).read_text(), Loader=Loader)  # noqa: S506 - a safe loader
+        import yaml
+    except ImportError:
+        raise StackConfigError("reading template.yaml needs PyYAML: pip install 'omnichat[local]'") from None
+    try:
+        template = parse_template(Path(path).read_text())
     except OSError as exc:
         raise StackConfigError(f"{path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
