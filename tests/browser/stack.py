@@ -129,6 +129,9 @@ def start_stack(home: Path, *, models_dir: Path | None = None, ollama_url: str |
         "OMNICHAT_HOME": str(home),
         "OMNICHAT_MODELS_DIR": str(models_dir or home / "models"),
         "OMNICHAT_CACHE_DIR": str(cache_dir or ROOT / ".omnichat" / "cache"),
+        # Every test's accounts sign up from loopback, more than a real address's hourly
+        # allowance; the throttle itself is tested in tests/test_signup_abuse.py.
+        "OMNICHAT_SIGNUP_MAX_PER_ADDRESS": "10000",
         "PYTHONUNBUFFERED": "1",
     })
     python = sys.executable
