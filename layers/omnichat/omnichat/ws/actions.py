@@ -68,10 +68,14 @@ def _committed(db: Db, user_id: str, client_message_id: str) -> sends.SendRow:
 def _repeat(db: Db, s: WsSession, earlier: sends.SendRow) -> Accepted:
     """A send whose key was accepted before: its answer, live (this connection joins the
     stream) or as it ended."""
-    question = get_message(db, earlier.message_id)
-    answer = _latest_answer(db, question) if question else None
-    final = _attach(db, s, answer) if answer else None
-    return Accepted(earlier.chat_id, earlier.message_id, answer.id if answer else None, final=final)
+    return _answered(db, s, earlier.chat_id, earlier.message_id)
+
+
+def _answered(db: Db, s: WsSession, chat_id: str, question_id: str) -> Accepted:
+    """A question saved before, and its latest answer as `_attach` gives it."""
+    answer = latest_answer(db, question_id)
+    return Accepted(chat_id, question_id, answer.id if answer else None,
+                    final=_attach(db, s, answer) if answer else None)
 
 
 def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepted | None]) -> Accepted | None:
@@ -94,10 +98,6 @@ def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepte
         return lite.run(s.db_url, work)
     except _Duplicate:
         return lite.run(s.db_url, lambda db: _repeat(db, s, _committed(db, user_id, client_message_id)))
-
-
-def _latest_answer(db: Db, question: MessageRow) -> MessageRow | None:
-    return latest_answer(db, question.id)
 
 
 SEND_FIELDS = ("chat_id", "model", "parent_id", "system_prompt", "params")
@@ -151,9 +151,7 @@ def _ask(db: Db, s: WsSession, client_message_id: str, content: str, *, chat_id:
     question, created = tree.append(db, chat, role="user", content=content, parent_id=parent_id,
                                     client_message_id=client_message_id)
     if not created:  # saved before the key was kept in `sends` (an older server)
-        answer = _latest_answer(db, question)
-        return Accepted(chat.id, question.id, answer.id if answer else None,
-                        final=_attach(db, s, answer) if answer else None)
+        return _answered(db, s, chat.id, question.id)
     prepared = answers.start_answer(db, s, chat, question, resolved, params or {})
     return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
 
@@ -193,9 +191,7 @@ async def edit(s: WsSession, frame: schemas.Edit) -> None:
         answers.ensure_idle(db, chat)
         question, created = tree.edit(db, chat, original.id, frame.content, frame.client_message_id)
         if not created:  # saved before the key was kept in `sends` (an older server)
-            answer = _latest_answer(db, question)
-            return Accepted(chat.id, question.id, answer.id if answer else None,
-                            final=_attach(db, s, answer) if answer else None)
+            return _answered(db, s, chat.id, question.id)
         prepared = answers.start_answer(db, s, chat, question, model, {})
         return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
 
