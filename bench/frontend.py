@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,6 +60,15 @@ def gzip_kb(paths: list[Path]) -> float:
     return sum(len(gzip.compress(p.read_bytes(), compresslevel=9)) for p in paths) / 1024
 
 
+def returning_user(browser: Any, url: str, session: dict) -> Any:
+    """A fresh browser context of a returning user: the page keeps the token and who it
+    belongs to in localStorage."""
+    context = browser.new_context(viewport={"width": 1280, "height": 820}, base_url=url)
+    context.add_init_script(f"localStorage.setItem('omnichat.token', {session['access_token']!r});"
+                            f"localStorage.setItem('omnichat.user', {json.dumps(session['user'])!r})")
+    return context
+
+
 def first_contentful_paint(url: str, session: dict, path: str, runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
@@ -66,10 +76,7 @@ def first_contentful_paint(url: str, session: dict, path: str, runs: int) -> lis
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         for _ in range(runs):
-            context = browser.new_context(viewport={"width": 1280, "height": 820}, base_url=url)
-            # A returning user: the page keeps the token and who it belongs to in localStorage.
-            context.add_init_script(f"localStorage.setItem('omnichat.token', {session['access_token']!r});"
-                                    f"localStorage.setItem('omnichat.user', {json.dumps(session['user'])!r})")
+            context = returning_user(browser, url, session)
             page = context.new_page()
             page.goto(path, wait_until="load")
             page.get_by_role("article", name="Assistant message").wait_for()
@@ -154,9 +161,7 @@ def render_cost(url: str, session: dict, chat_id: str, warm_id: str, runs: int,
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         for _ in range(runs):
-            context = browser.new_context(viewport={"width": 1280, "height": 820}, base_url=url)
-            context.add_init_script(f"localStorage.setItem('omnichat.token', {session['access_token']!r});"
-                                    f"localStorage.setItem('omnichat.user', {json.dumps(session['user'])!r})")
+            context = returning_user(browser, url, session)
             context.add_init_script(CAPTURE_SOCKET)
             page = context.new_page()
             # Warm up first (the JIT, the renderer's code paths): 1,000 tokens in another chat,
