@@ -6,17 +6,17 @@ import argparse
 import logging
 import sys
 
+from omnichat.aws.stack_config import StackConfigError, parse_overrides
+
 from .spec import TemplateError
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"{flag} expects KEY=VALUE, got {item!r}")
-        out[key] = value
-    return out
+    """KEY=VALUE arguments, read as SAM CLI reads parameter overrides."""
+    try:
+        return parse_overrides(values)
+    except StackConfigError as exc:
+        raise SystemExit(f"{flag}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
