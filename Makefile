@@ -12,7 +12,7 @@ PORT ?= 8080
 MODE ?= local
 TEST_PG_URL ?= postgresql+pg8000://postgres@127.0.0.1:5432/test
 # pytest-xdist workers; tests sharing a module or package fixture share a worker (tests/conftest.py).
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= 3
 FRONTEND_STAMP := frontend/node_modules/.package-lock.json
 
 .PHONY: local test lint floors install model clean bench

@@ -14,14 +14,11 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "omnichat"))
 
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from omnichat.auth.principal import Principal  # noqa: E402
 from omnichat.chats import service, tree  # noqa: E402
@@ -32,32 +29,8 @@ from omnichat.db.lite import Db, utcnow  # noqa: E402
 from omnichat.db.models import User  # noqa: E402
 from omnichat.ids import new_id  # noqa: E402
 
-
-def scratch_database() -> tuple[str, str, callable]:
-    base = os.environ.get("OMNICHAT_TEST_DATABASE_URL")
-    if not base:
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        return "sqlite", f"sqlite:///{path}", lambda: None
-    import pg8000.native
-
-    u = make_url(base)
-    name = f"omnichat_bench_{uuid.uuid4().hex[:8]}"
-
-    def admin():  # type: ignore[no-untyped-def]
-        return pg8000.native.Connection(user=u.username or "postgres", password=u.password,
-                                        host=u.host or "127.0.0.1", port=u.port or 5432, database=u.database)
-
-    conn = admin()
-    conn.run(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-    def drop() -> None:
-        db_engine.dispose_all()
-        c = admin()
-        c.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.close()
-
-    return "postgresql", u.set(database=name).render_as_string(hide_password=False), drop
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.scratch import scratch_database  # noqa: E402
 
 
 def seed_chat(url: str, principal: Principal, n: int) -> str:
@@ -102,8 +75,9 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000)
     args = parser.parse_args()
 
-    kind, url, drop = scratch_database()
-    try:
+    server = os.environ.get("OMNICHAT_TEST_DATABASE_URL")
+    kind = "postgresql" if server else "sqlite"
+    with scratch_database(server) as url:
         migrate.upgrade(url)
         with db_engine.session_scope(url) as db:
             user = User(email="bench@example.com", password_hash="-", role="user")
@@ -119,8 +93,6 @@ def main() -> None:
         for i in range(args.iterations):  # interleaved, so drift hits both alike
             small_ms.append(send_and_fetch(url, principal, small, i))
             large_ms.append(send_and_fetch(url, principal, large, i))
-    finally:
-        drop()
     small, large = statistics.median(small_ms), statistics.median(large_ms)
     print(f"{kind}: append + newest page of 50, median of {args.iterations}: "
           f"10 messages {small:.2f} ms, {args.large} messages {large:.2f} ms")

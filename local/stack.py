@@ -94,11 +94,14 @@ def _limits() -> Any:
 
 
 def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: Path | None = None,
-          deterministic: bool = False, build: bool = True, extra_env: dict[str, str] | None = None) -> Stack:
+          deterministic: bool = False, build: bool = True, extra_env: dict[str, str] | None = None,
+          ollama_nodes: int | None = None) -> Stack:
     from local.serve import ServerThread
 
     if mode not in MODES:
         raise ValueError(f"MODE must be one of {', '.join(MODES)}")
+    if ollama_nodes is None:  # bundled model servers to start (OMNICHAT_OLLAMA_NODES, default 1)
+        ollama_nodes = int(os.environ.get("OMNICHAT_OLLAMA_NODES") or 1)
     home = (home or Path(os.environ.get("OMNICHAT_HOME", ROOT / ".omnichat"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     env: dict[str, str] = {"OMNICHAT_HOME": str(home), "OMNICHAT_BEDROCK_ENABLED": "false"}
@@ -113,23 +116,36 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
 
         migrate.upgrade(env["DATABASE_URL"])
 
+        from omnichat.config import node_urls
+
         ollama_url = os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")
         ollama_url = ollama_url if "://" in ollama_url else f"http://{ollama_url}"
-        if not deterministic and ollama_answers(ollama_url):
+        given = node_urls(os.environ.get("OLLAMA_HOSTS", ""))  # a bad URL stops here, saying which
+        if given:
+            ollama_url = given[0]
+            env["OLLAMA_HOSTS"] = ",".join(given)
+            log(f"using the Ollama nodes {', '.join(given)}")
+        elif ollama_nodes <= 1 and not deterministic and ollama_answers(ollama_url):
             log(f"using the Ollama at {ollama_url}")
         else:
             from local.ollama import create_app as ollama_app
 
             models_dir = Path(os.environ.get("OMNICHAT_MODELS_DIR", ROOT / ".omnichat" / "models"))
-            app = ollama_app(models_dir, deterministic=deterministic)
-            try:  # where Ollama would be (OLLAMA_HOST, 11434 by default), so other tools find it
-                server = ServerThread(app, port=urlsplit(ollama_url).port or 11434).start()
-            except OSError:  # taken by something that is not Ollama
-                server = ServerThread(app).start()
-            stack.stoppers.append(server.stop)
-            ollama_url = server.url
-            log(f"bundled model server (Ollama API) on {ollama_url}, models in {models_dir}")
+            urls = []
+            for i in range(max(1, ollama_nodes)):  # several: one models directory, as EFS in AWS
+                app = ollama_app(models_dir, deterministic=deterministic)
+                try:  # the first where Ollama would be (OLLAMA_HOST, 11434 by default), so other tools find it
+                    server = ServerThread(app, port=(urlsplit(ollama_url).port or 11434) if i == 0 else 0).start()
+                except OSError:  # taken by something that is not Ollama
+                    server = ServerThread(app).start()
+                stack.stoppers.append(server.stop)
+                urls.append(server.url)
+            ollama_url = urls[0]
+            if len(urls) > 1:
+                env["OLLAMA_HOSTS"] = ",".join(urls)
+            log(f"bundled model server (Ollama API) on {', '.join(urls)}, models in {models_dir}")
         env["OLLAMA_HOST"] = stack.ollama_url = ollama_url
+        env["OMNICHAT_OLLAMA_DISCOVERY"] = "static"  # the nodes are named here, not found in DNS as in AWS
 
         region = Settings.from_env().aws_region  # the handlers' region, which they sign for
         if mode == "hybrid":
@@ -154,6 +170,10 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
                        AWS_ENDPOINT_URL_BEDROCK=bedrock.url, **keys)
             log(f"offline-hybrid: the Bedrock emulator on {bedrock.url}")
 
+        # Documents: files under the home, indexed by the in-process worker (no bucket, no
+        # queue: the template's are AWS resources), with the local embedding model unless one
+        # is chosen (the template's EmbedModel default is Bedrock's Titan, for AWS).
+        env["OMNICHAT_EMBED_MODEL"] = os.environ.get("OMNICHAT_EMBED_MODEL") or Settings.embed_model
         env.update(extra_env or {})
         static = build_frontend() if build else None
         from local.gateway.server import start as start_gateway
@@ -161,6 +181,13 @@ def start(host: str = "127.0.0.1", port: int = 8080, mode: str = "local", home: 
         gateway = start_gateway(ROOT / "template.yaml", host, port, env=env, static=static, limits=_limits())
         stack.stoppers.append(gateway.stop)
         stack.url, stack.ws_url = gateway.url, gateway.ws_url
+        # The indexer: a thread of this process, the one that serves the REST API (whose
+        # queue.enqueue hands it files). Started now so that files a restart left queued, and
+        # uploads that expired meanwhile, are seen to at once.
+        from omnichat.documents import queue as index_queue
+
+        index_queue.start(Settings.from_env({**os.environ, **env}))
+        stack.stoppers.append(index_queue.stop)
         return stack
     except BaseException:
         stack.stop()
@@ -175,22 +202,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deterministic", action="store_true",
                         help="serve the deterministic test model instead of looking for a real Ollama")
     parser.add_argument("--no-build", action="store_true", help="do not build the web page")
+    parser.add_argument("--ollama-nodes", type=int, default=None,
+                        help="bundled model servers to start, sharing one models directory "
+                             "(default $OMNICHAT_OLLAMA_NODES or 1; OLLAMA_HOSTS names your own nodes instead)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        stack = start(args.host, args.port, args.mode, deterministic=args.deterministic, build=not args.no_build)
+        stack = start(args.host, args.port, args.mode, deterministic=args.deterministic, build=not args.no_build,
+                      ollama_nodes=args.ollama_nodes)
+    except ValueError as exc:  # a bad OLLAMA_HOSTS entry, named
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: {exc} (is port {args.port} taken? try `make local PORT=8081`)", file=sys.stderr)
         return 1
-    log(f"ready in {time.monotonic() - started:.1f} s")
-    print(f"\n  OmniChat is running at {stack.url}/\n  WebSocket: {stack.ws_url}\n  Ctrl-C stops it.\n", flush=True)
     # The handler only records the signal: taking a lock in a signal handler (Event.set)
-    # deadlocks when the signal lands while the main thread holds that lock.
+    # deadlocks when the signal lands while the main thread holds that lock. Installed before
+    # the banner: a Ctrl-C right after it must stop the stack, not raise KeyboardInterrupt.
     signals: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: signals.append(signum))
+    log(f"ready in {time.monotonic() - started:.1f} s")
+    print(f"\n  OmniChat is running at {stack.url}/\n  WebSocket: {stack.ws_url}\n  Ctrl-C stops it.\n", flush=True)
     while not signals:
-        signal.pause()
+        time.sleep(0.2)  # not signal.pause(): a signal between the test and the pause is never lost
     log("stopping")
     stack.stop()
     return 0

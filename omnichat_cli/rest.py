@@ -83,6 +83,13 @@ class Rest:
         user: dict[str, Any] = body["user"]
         return user
 
+    def exchange_sso_code(self, code: str) -> dict[str, Any]:
+        """A session for the one-time code single sign-on handed over (browser_sign_in.py)."""
+        body = self._call("POST", "/api/auth/sso/exchange", json={"code": code})
+        self.token = body["access_token"]
+        user: dict[str, Any] = body["user"]
+        return user
+
     def me(self) -> dict[str, Any]:
         user: dict[str, Any] = self._call("GET", "/api/auth/me")
         return user
@@ -102,3 +109,12 @@ class Rest:
     def chat(self, chat_id: str) -> dict[str, Any]:
         chat: dict[str, Any] = self._call("GET", f"/api/chats/{chat_id}")
         return chat
+
+    def upload(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file uploaded in one request (POST /api/files, multipart): the file object."""
+        uploaded: dict[str, Any] = self._call("POST", "/api/files", files={"file": (name, data)})
+        return uploaded
+
+    def file(self, file_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._call("GET", f"/api/files/{file_id}")
+        return found

@@ -29,6 +29,7 @@ class Answer:
     status: str = "streaming"
     usage: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)  # what the answer may cite as [n]
 
     def apply(self, offset: int, piece: str) -> str:
         """Add `piece` at `offset`; returns the part that is new."""
@@ -85,8 +86,10 @@ class Session:
         await self.done.wait()
         return self.answer
 
-    async def ask(self, content: str, model: str | None) -> Answer | None:
+    async def ask(self, content: str, model: str | None, attachments: list[str] | None = None) -> Answer | None:
         frame: dict[str, Any] = {"action": "chat.send", "content": content, "client_message_id": uuid.uuid4().hex}
+        if attachments:
+            frame["attachments"] = attachments
         if self.chat_id:
             frame["chat_id"] = self.chat_id
         if model:
@@ -126,6 +129,7 @@ class Session:
         elif kind == "message.done" and self.answer and event["message_id"] == self.answer.message_id:
             self.answer.status, self.answer.usage = event["status"], event["usage"]
             self.answer.error = event.get("error")
+            self.answer.sources = event.get("sources") or []
             self.done.set()
         elif kind == "error" and (self.answer is None or event.get("message_id") is None):
             self.done.set()  # the request failed before any answer started

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -27,6 +28,8 @@ HELP = """Commands:
   /model <id>     switch model (e.g. ollama/smollm2:135m)
   /chats          list your recent chats
   /open <n>       continue chat number n of /chats
+  /attach <path>  upload a file and attach it to your next message (/attach alone lists them)
+  /detach         attach nothing to the next message
   /help           this help
   /quit           leave (Ctrl-D works too)
 Ctrl-C stops an answer while it streams."""
@@ -41,6 +44,7 @@ class Terminal:
         self.live = LiveAnswer(self.console)
         self.line = InputLine(self.console)
         self.listed: list[dict[str, Any]] = []
+        self.attached: list[dict[str, Any]] = []  # files for the next message
 
     # ---- output -----------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:
@@ -57,6 +61,9 @@ class Terminal:
             note = (f"[{event['status']} · {usage.get('output_tokens', 0)} tokens"
                     f" · {usage.get('duration_ms', 0):.0f} ms]")
             self.console.print(f"\n{note}", style="dim", markup=False)
+            for source in event.get("sources") or []:
+                where = f" p. {source['page']}" if source.get("page") is not None else ""
+                self.console.print(f"  [{source['n']}] {source['file_name']}{where}", style="dim", markup=False)
         elif kind == "chat.title":  # comes after the answer: the prompt may be waiting
             self.line.notice(f"chat: {event['title']}", style="dim")
         elif kind == "error":
@@ -86,6 +93,11 @@ class Terminal:
             self.listed = self.rest.chats()
             for i, chat in enumerate(self.listed, 1):
                 self.console.print(f"{i:>3}. {chat['title']}  ({chat['model'] or 'no model'})", markup=False)
+        elif name == "attach":
+            self.attach(arg)
+        elif name == "detach":
+            self.attached.clear()
+            self.console.print("no attachments", style="dim")
         elif name == "open" and arg.isdigit() and 0 < int(arg) <= len(self.listed):
             chat = self.listed[int(arg) - 1]
             self.session.chat_id, self.model = chat["id"], chat["model"] or self.model
@@ -141,8 +153,30 @@ class Terminal:
         if line.startswith("/"):
             return self.command(line)
         self.live.start()
-        await self.session.ask(line, self.model)
+        answer = await self.session.ask(line, self.model, [f["id"] for f in self.attached])
+        if answer is not None:  # sent: the files went with it (a refused send keeps them for a retry)
+            self.attached.clear()
         return True
+
+    def attach(self, path: str) -> None:
+        """Upload `path` and keep it for the next message; without a path, list what is kept."""
+        if not path:
+            if not self.attached:
+                self.console.print("no attachments (/attach <path> adds one)", style="dim")
+            for i, f in enumerate(self.attached):
+                self.attached[i] = f = self.rest.file(f["id"])  # its status now
+                self.console.print(f"  {f['name']} ({f['kind']}, {f['status']})", markup=False)
+            return
+        file = Path(os.path.expanduser(path))
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            self.console.print(f"error: cannot read {file}: {exc.strerror or exc}", style="red", markup=False)
+            return
+        uploaded = self.rest.upload(file.name, data)
+        self.attached.append(uploaded)
+        self.console.print(f"attached: {uploaded['name']} ({uploaded['status']}) — sent with your next message",
+                           style="dim", markup=False)
 
 
 async def _none() -> None:
@@ -165,13 +199,18 @@ def sign_in(rest: Rest, email: str | None, console: Console) -> None:
                           style="red", markup=False, soft_wrap=True)
 
 
-def main(url: str, ws_url: str | None, api_key: str | None, email: str | None, model: str | None) -> int:
+def main(url: str, ws_url: str | None, api_key: str | None, email: str | None, model: str | None,
+         sso: bool = False) -> int:
     """0 after /quit; 1 when the server cannot be reached or refuses (one line, no
     traceback); 130 on Ctrl-C before the chat starts."""
     console = Console(highlight=False)
     try:
         rest = Rest(Endpoints.discover(url, ws_url), token=api_key or os.environ.get("OMNICHAT_API_KEY"))
-        if rest.token is None:
+        if rest.token is None and sso:
+            from omnichat_cli import browser_sign_in
+
+            browser_sign_in.sign_in(rest, lambda text: console.print(text, markup=False, soft_wrap=True))
+        elif rest.token is None:
             sign_in(rest, email, console)
         user = rest.me()
         if model is None:

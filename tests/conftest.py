@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
+from local.serve import ServerThread
 from omnichat.auth import passwords
 from omnichat.config import Settings
 from omnichat.db import engine as db_engine
@@ -86,6 +90,36 @@ def fast_password_hashing() -> Iterator[None]:
 _TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_default_tls_context() -> Iterator[None]:
+    """Every httpx client made with the default TLS settings shares one SSL context: making
+    one loads the CA bundle, 20 ms of CPU, and the suite makes thousands of clients (the
+    openai SDK's, httpx.get's, the test clients') that never open a TLS connection. httpx
+    does not change a context once made, so sharing it is what its docs suggest."""
+    import functools
+    import importlib
+
+    originals = {}
+    for name in ("httpx._transports.default", "httpx2._transports.default"):  # httpx2: starlette's, openai's
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        originals[module] = module.create_ssl_context
+    for module, create in originals.items():
+        cached = functools.lru_cache(maxsize=None)(create)
+
+        def create_ssl_context(verify=True, cert=None, trust_env=True, _create=create, _cached=cached):  # type: ignore[no-untyped-def]
+            if verify is True and cert is None:  # the default: shared; a caller's own settings are not
+                return _cached(verify, cert, trust_env)
+            return _create(verify=verify, cert=cert, trust_env=trust_env)
+
+        module.create_ssl_context = create_ssl_context  # type: ignore[attr-defined]
+    yield
+    for module, create in originals.items():
+        module.create_ssl_context = create  # type: ignore[attr-defined]
+
+
 def _pg_admin_connection(url: str):  # type: ignore[no-untyped-def]
     import pg8000.native
 
@@ -102,6 +136,9 @@ def postgres_url() -> Iterator[str]:
     name = f"omnichat_test_{uuid.uuid4().hex[:10]}"
     admin = _pg_admin_connection(base)
     admin.run(f'CREATE DATABASE "{name}"')
+    # A throwaway database: commits need not wait for the disk (a crash loses it anyway);
+    # every statement and lock behaves the same.
+    admin.run(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     admin.close()
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     yield url
@@ -135,6 +172,28 @@ def db_url(migrated_db_url: str) -> str:
 
 
 @pytest.fixture
+def user_id(db_url: str) -> str:
+    """A user row, for tests below the REST API (documents, store, indexer)."""
+    from omnichat.db import lite
+    from omnichat.ids import new_id
+
+    uid = new_id()
+    lite.run(db_url, lambda db: db.insert("users", {"id": uid, "email": f"{uid}@example.com", "password_hash": "-",
+                                                    "role": "user"}))
+    return uid
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files handed to the indexer (documents/queue.py), none indexed: tests of uploads."""
+    from omnichat.documents import queue
+
+    handed: list[str] = []
+    monkeypatch.setattr(queue, "enqueue", lambda settings, file_id: handed.append(file_id))
+    return handed
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     # A closed port, not Ollama's default: a model server the developer runs must not change
     # what these tests see, and a refused connection fails at once.
@@ -142,11 +201,36 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
                     ollama_host="http://127.0.0.1:9", provider_max_attempts=1)
 
 
+_APPS: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
+
+
+def app_for(create_app: Callable[..., Any], settings: Settings, **options: Any) -> Any:
+    """`create_app(settings, **options)`, reused by the tests whose settings differ only in
+    their home and database. A FastAPI app builds its routes' dependencies on its first
+    request, about 120 ms of CPU, and a thousand tests each want an app: they get one made
+    for settings equal but for those two, with its state (`app.state`, where every route
+    reads its settings) as it was when made, but for this test's settings."""
+    key = (create_app, replace(settings, home=Path("/"), database_url=""), tuple(sorted(options.items())))
+    if key not in _APPS:
+        made = create_app(settings, **options)
+        _APPS[key] = made, dict(made.state._state)
+        if len(_APPS) > 16:
+            _APPS.popitem(last=False)
+    _APPS.move_to_end(key)
+    made, state = _APPS[key]
+    made.state._state.clear()  # State stores attributes in this dict (setting it would add a key)
+    made.state._state.update(state, settings=settings)
+    return made
+
+
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The REST API; in a module that sets LIVE_PROVIDERS = True, on `live_settings`."""
     from omnichat.api.app import create_app
 
-    return create_app(settings)
+    if getattr(request.module, "LIVE_PROVIDERS", False):
+        return app_for(create_app, request.getfixturevalue("live_settings"))
+    return app_for(create_app, settings)
 
 
 @pytest.fixture
@@ -155,3 +239,27 @@ def client(app):  # type: ignore[no-untyped-def]
 
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def bedrock_emulator() -> Iterator[ServerThread]:
+    """local/bedrock's emulator (Bedrock's runtime and control plane), one per test module."""
+    from local.bedrock import create_app as bedrock_app
+
+    with ServerThread(bedrock_app()) as server:
+        yield server
+
+
+@pytest.fixture
+def live_settings(settings: Settings, ollama_server: ServerThread,  # noqa: F811 - the fixture imported above
+                  bedrock_emulator: ServerThread, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`settings` with real model providers: the shared local Ollama (the test model) and the
+    module's Bedrock emulator, reached with test credentials; the model catalog's cache emptied."""
+    from omnichat.catalog import catalog
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    catalog.invalidate_cache()
+    return settings.with_overrides(ollama_host=ollama_server.url, bedrock_enabled=True,
+                                   bedrock_runtime_endpoint=bedrock_emulator.url, bedrock_endpoint=bedrock_emulator.url)

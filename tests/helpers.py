@@ -1,12 +1,16 @@
-"""Small helpers for REST tests: accounts and authorization headers."""
+"""Small helpers for REST tests: accounts and authorization headers; CloudFormation's side
+of a custom resource."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from local.serve import LoopbackHTTPServer
 from omnichat.auth.principal import Principal
 from omnichat.db.engine import session_scope
 from omnichat.db.models import User
@@ -81,3 +85,24 @@ def make_user(db_url: str, email: str, role: str = "user") -> Principal:
         db.add(user)
         db.flush()
         return Principal(user.id, user.email, user.role)
+
+
+class CfnResponses(LoopbackHTTPServer):
+    """CloudFormation's side of a custom resource: `url`, where the function PUTs its answer
+    (as to the presigned S3 URL in a real event), and the answers `received`."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+                received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(Receiver)
+        self.received = received
+        self.url = f"http://127.0.0.1:{self.server_port}/cfn-response"

@@ -5,10 +5,9 @@ peers (the local API Gateway emulator is exercised by tests/e2e and tests/ws).""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from unittest import mock
 
@@ -17,7 +16,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from omnichat.aws import client, sigv4
+from local.serve import LoopbackHTTPServer
+from omnichat.aws import retry, sigv4
 from omnichat.aws.client import AwsError as ManagementApiError
 from omnichat.aws.connections import GoneError, ManagementApi
 from omnichat.streaming.sinks import ConnectionGone, ManagementApiSink
@@ -81,9 +81,7 @@ def test_credentials_under_snapstart_come_from_the_container_endpoint(monkeypatc
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with LoopbackHTTPServer(Endpoint) as server:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
@@ -94,13 +92,10 @@ def test_credentials_under_snapstart_come_from_the_container_endpoint(monkeypatc
         for _ in range(3):
             assert sigv4.credentials() == sigv4.Credentials("ASIACONTAINER", "container-secret", "container-token")
         assert requests == ["lambda-auth-token"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ------------------------------------------------------------------ the Management API client
-class Peer(ThreadingHTTPServer):
+class Peer(LoopbackHTTPServer):
     """An HTTP/1.1 keep-alive peer that answers from a script of (status, error type) and
     records every request: method, path, headers, body, and which TCP connection it used."""
 
@@ -130,7 +125,7 @@ class Peer(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
@@ -142,20 +137,18 @@ def peer_factory() -> Iterator[Any]:
     started: list[Peer] = []
 
     def start(script: list[tuple[int, str | None]] = ()) -> Peer:  # type: ignore[assignment]
-        peer = Peer(list(script))
-        threading.Thread(target=peer.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        peer = Peer(list(script)).__enter__()
         started.append(peer)
         return peer
 
     yield start
     for peer in started:
-        peer.shutdown()
-        peer.server_close()
+        peer.__exit__()
 
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client.time, "sleep", lambda s: None)
+    monkeypatch.setattr(retry.time, "sleep", lambda s: None)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKID")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

@@ -39,8 +39,11 @@ def account(moto: str) -> str:
 
 def aws_env(endpoint: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # AWS_MAX_ATTEMPTS=1: moto answers 500 for the APIs it lacks (quotas, Bedrock's list),
+    # and a retry of those only waits.
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_ENDPOINT_URL=endpoint,
-               AWS_REGION=REGION, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+               AWS_REGION=REGION, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_MAX_ATTEMPTS="1")
     env.update(extra)
     return env
 
@@ -264,6 +267,19 @@ def test_no_gpu_instance_starts_before_an_image_is_named() -> None:
     assert int(values["OllamaDesiredCount"]) >= 1 and preflight.ollama_tasks(template, values) == 0
     values = stack_config.parameter_values(template, {**prod, "OllamaImageTag": "0.12.9-omnichat.1"})
     assert preflight.ollama_tasks(template, values) == int(values["OllamaDesiredCount"])
+
+
+def test_autoscaling_counts_its_most_tasks_and_never_fewer_than_desired() -> None:
+    template = stack_config.load_template(ROOT / "template.yaml")
+    prod = stack_config.load_samconfig(ROOT / "samconfig.toml", "prod").overrides
+    values = stack_config.parameter_values(template, {**prod, "OllamaImageTag": "t1", "OllamaDesiredCount": "1",
+                                                      "OllamaMaxCount": "3"})
+    assert preflight.ollama_tasks(template, values) == 3  # the GPU quota must allow the most
+    assert preflight.check_ollama_scaling(values) is None
+    wrong = preflight.check_ollama_scaling({"OllamaDesiredCount": "2", "OllamaMaxCount": "1"})
+    assert wrong is not None and wrong.status == FAIL
+    assert "OllamaMaxCount=1 is below OllamaDesiredCount=2" in wrong.detail
+    assert preflight.check_ollama_scaling({"OllamaDesiredCount": "2", "OllamaMaxCount": "0"}) is None
 
 
 def test_gpu_quota_blocks_only_when_a_task_must_run() -> None:

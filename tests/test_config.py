@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
-from local.serve import moto_server
 from omnichat.aws import secrets
 from omnichat.aws.client import AwsError
 from omnichat.config import Settings, _url_from_secret, load_jwt_secret
+from tests import secrets_manager
 
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def aws(monkeypatch, moto_url):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url}.items():
-        monkeypatch.setenv(name, value)
-    secrets.clear_cache()
-    yield boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_url)
-    secrets.clear_cache()
+moto_url, aws = secrets_manager.moto_url, secrets_manager.aws  # fixtures
 
 
 def test_secret_values_strings_binaries_and_their_cache(aws):

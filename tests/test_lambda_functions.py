@@ -4,8 +4,6 @@ them (samples in events/)."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +11,7 @@ import pytest
 
 from omnichat.config import get_settings
 from omnichat.db import migrate
-from tests.helpers import load_function
+from tests.helpers import CfnResponses, load_function
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -68,27 +66,10 @@ def test_importing_a_handler_does_no_work(lambda_env):
     assert api._adapter is None  # the app is built on the first invocation, not at import
 
 
-class _CfnReceiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["content-length"]))
-        _CfnReceiver.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def cfn_endpoint():
-    _CfnReceiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), _CfnReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/response", _CfnReceiver.received
-    server.shutdown()
+    with CfnResponses() as cloudformation:
+        yield cloudformation.url, cloudformation.received
 
 
 def test_migrate_custom_resource_runs_migrations_and_reports_success(monkeypatch, tmp_path, cfn_endpoint):

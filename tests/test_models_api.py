@@ -7,36 +7,11 @@ import json
 
 import pytest
 
-from local.bedrock import create_app as bedrock_app
-from local.serve import ServerThread
 from omnichat.catalog import catalog
 from tests.helpers import assert_error, sign_up
 
 TEST_MODEL = "ollama/omnichat-test:latest"
-
-
-@pytest.fixture(scope="module")
-def servers(ollama_server):
-    with ServerThread(bedrock_app()) as bedrock:
-        yield ollama_server, bedrock
-
-
-@pytest.fixture
-def live_settings(settings, servers, monkeypatch):
-    ollama, bedrock = servers
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    catalog.invalidate_cache()
-    return settings.with_overrides(ollama_host=ollama.url, bedrock_enabled=True, bedrock_runtime_endpoint=bedrock.url,
-                                   bedrock_endpoint=bedrock.url)
-
-
-@pytest.fixture
-def app(live_settings):
-    from omnichat.api.app import create_app
-
-    return create_app(live_settings)
+LIVE_PROVIDERS = True  # `app` talks to the local Ollama and the Bedrock emulator (tests/conftest.py)
 
 
 @pytest.fixture
@@ -143,3 +118,40 @@ def test_settings_stored_with_bad_values_are_read_defensively(client, people, db
     r = client.patch(f"/api/models/{TEST_MODEL}", json={"enabled": True, "visibility": "everyone"},
                      headers=admin.headers)
     assert r.status_code == 200 and TEST_MODEL in ids(client, user)
+
+
+def test_a_bare_model_name_is_its_full_id_where_it_names_one_model(client, people):
+    """The names the page shows are accepted: `omnichat-test:latest`, `omnichat-test` (its
+    implied tag) and the display name (any case); a chat keeps the full id."""
+    admin, user = people
+    client.patch(f"/api/models/{TEST_MODEL}", json={"display_name": "Echo Bot"}, headers=admin.headers)
+    for name in ("omnichat-test:latest", "omnichat-test", "echo bot"):
+        r = client.post("/api/chats", json={"model": name}, headers=user.headers)
+        assert r.status_code == 201 and r.json()["model"] == TEST_MODEL, r.text
+        r = client.patch(f"/api/chats/{r.json()['id']}", json={"model": name}, headers=user.headers)
+        assert r.status_code == 200 and r.json()["model"] == TEST_MODEL, r.text
+    names = {m["id"]: m["display_name"] for m in client.get("/api/models", headers=user.headers).json()["models"]}
+    assert names[TEST_MODEL] == "Echo Bot"
+    client.patch(f"/api/models/{TEST_MODEL}", json={"display_name": None}, headers=admin.headers)
+    names = {m["id"]: m["display_name"] for m in client.get("/api/models", headers=user.headers).json()["models"]}
+    assert names[TEST_MODEL] == "omnichat-test"  # Ollama's implied `:latest` is not part of the name
+
+
+def test_an_ambiguous_or_unknown_bare_name_is_refused_clearly(client, people):
+    admin, user = people
+    bedrock = next(i for i in ids(client, admin) if i.startswith("bedrock/"))
+    for model_id in (TEST_MODEL, bedrock):
+        client.patch(f"/api/models/{model_id}", json={"display_name": "Twin"}, headers=admin.headers)
+    r = client.post("/api/chats", json={"model": "Twin"}, headers=user.headers)
+    assert_error(r, 400, "ambiguous_model")
+    assert TEST_MODEL in r.json()["error"]["message"] and bedrock in r.json()["error"]["message"]
+    # A model the user may not use is no candidate: the name is no longer ambiguous for them.
+    client.patch(f"/api/models/{bedrock}", json={"visibility": "admins"}, headers=admin.headers)
+    assert client.post("/api/chats", json={"model": "twin"}, headers=user.headers).json()["model"] == TEST_MODEL
+    assert_error(client.post("/api/chats", json={"model": "twin"}, headers=admin.headers), 400, "ambiguous_model")
+    r = client.post("/api/chats", json={"model": "no-such-model"}, headers=user.headers)
+    assert_error(r, 404, "model_not_found")
+    assert "no-such-model" in r.json()["error"]["message"]
+    for model_id in (TEST_MODEL, bedrock):
+        client.patch(f"/api/models/{model_id}", json={"display_name": None, "visibility": "everyone"},
+                     headers=admin.headers)

@@ -16,6 +16,9 @@ _PROFILE_REGIONS = {
     "eu": ("eu-central-1", "eu-west-1", "eu-west-3"),
     "apac": ("ap-northeast-1", "ap-southeast-1", "ap-southeast-2"),
 }
+# A global profile is offered in every source region and routes to any commercial one.
+GLOBAL = "global"
+_PROFILE_REGIONS[GLOBAL] = tuple(r for regions in list(_PROFILE_REGIONS.values()) for r in regions)
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,14 @@ class FoundationModel:
     max_output_tokens: int = 4096
     system_prompts: bool = True
     tools: bool = True
+    # The toolChoice forms beyond `auto` it honours: Claude 3+ both, Nova a named tool only,
+    # most others (Llama 3.1, ...) neither (a ValidationException naming the field).
+    tool_choices: tuple[str, ...] = ("any", "tool")
+    structured_output: bool = False  # honours outputConfig.textFormat (Claude 4.5 and later)
     reasoning: bool = False  # Anthropic-style `thinking` in additionalModelRequestFields
-    prompt_cache: bool = False  # honours `cachePoint` blocks
+    prompt_cache: bool = False  # honours `cachePoint` blocks (caching.py)
+    cache_min_tokens: int = 1024  # per checkpoint, since the previous one
+    cache_tools: bool = True  # a checkpoint may end `toolConfig.tools` (Nova: no)
     profile_geos: tuple[str, ...] = ()  # e.g. ("us",) -> profile "us.<model_id>"
 
     @property
@@ -79,7 +88,7 @@ class InferenceProfile:
     def summary(self, region: str) -> dict:
         """An `InferenceProfileSummary` as ListInferenceProfiles returns it."""
         return {
-            "inferenceProfileName": f"{self.geo.upper()} {self.model.name}",
+            "inferenceProfileName": f"{'Global' if self.geo == GLOBAL else self.geo.upper()} {self.model.name}",
             "description": f"Routes requests to {self.model.name} in "
             + ", ".join(_PROFILE_REGIONS[self.geo]),
             "createdAt": "2024-08-27T00:00:00Z",
@@ -103,6 +112,7 @@ DEFAULT_MODELS: tuple[FoundationModel, ...] = (
     FoundationModel(
         "anthropic.claude-3-5-haiku-20241022-v1:0", "Claude 3.5 Haiku", "Anthropic",
         inference_types=_PROFILE_ONLY, max_output_tokens=8192, profile_geos=("us",),
+        prompt_cache=True, cache_min_tokens=2048,
     ),
     FoundationModel(
         "anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", "Anthropic",
@@ -110,15 +120,25 @@ DEFAULT_MODELS: tuple[FoundationModel, ...] = (
         max_output_tokens=64_000, reasoning=True, prompt_cache=True, profile_geos=("us", "eu"),
     ),
     FoundationModel(
+        "anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5", "Anthropic",
+        input_modalities=("TEXT", "IMAGE"), inference_types=_PROFILE_ONLY, max_output_tokens=64_000,
+        reasoning=True, prompt_cache=True, cache_min_tokens=4096, profile_geos=("us", "eu", "apac", GLOBAL),
+        structured_output=True,
+    ),
+    FoundationModel(
         "amazon.nova-micro-v1:0", "Nova Micro", "Amazon", inference_types=_BOTH,
         context_window=128_000, max_output_tokens=10_000, prompt_cache=True,
-        profile_geos=("us",),
+        cache_min_tokens=1000, cache_tools=False, profile_geos=("us",), tool_choices=("tool",),
     ),
     FoundationModel(
         "amazon.nova-lite-v1:0", "Nova Lite", "Amazon",
         input_modalities=("TEXT", "IMAGE", "VIDEO"), inference_types=_BOTH,
         context_window=300_000, max_output_tokens=10_000, prompt_cache=True,
-        profile_geos=("us",),
+        cache_min_tokens=1000, cache_tools=False, profile_geos=("us",), tool_choices=("tool",),
+    ),
+    FoundationModel(
+        "meta.llama3-1-8b-instruct-v1:0", "Llama 3.1 8B Instruct", "Meta",
+        context_window=128_000, max_output_tokens=2048, tool_choices=(),
     ),
     FoundationModel(
         "meta.llama3-2-1b-instruct-v1:0", "Llama 3.2 1B Instruct", "Meta",
@@ -158,7 +178,7 @@ class Catalog:
             InferenceProfile(geo, m)
             for m in self.models
             for geo in m.profile_geos
-            if region in _PROFILE_REGIONS[geo]
+            if geo == GLOBAL or region in _PROFILE_REGIONS[geo]
         )
         self._profiles_by_id = {p.profile_id: p for p in self.profiles}
 

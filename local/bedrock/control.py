@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import AwsError, default_message, validation
+from .errors import validation
 from .state import EmulatorState
 
 _MODALITIES = ("TEXT", "IMAGE", "EMBEDDING")
@@ -25,7 +25,7 @@ def _state(request: Request) -> EmulatorState:
 def _apply_fault(state: EmulatorState, operation: str) -> None:
     fault = state.faults.take(operation)
     if fault is not None and fault.kind == "error":
-        raise AwsError(fault.code, fault.message or default_message(fault.code))
+        raise fault.aws_error()
 
 
 def _enum(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:

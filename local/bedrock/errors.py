@@ -73,7 +73,8 @@ def stream_code(code: str) -> str:
 class AwsError(Exception):
     """An error the emulator answers with, in the shape Bedrock uses."""
 
-    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, *, status: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         code = canonical_code(code)
         if status is None and code not in ERROR_STATUS:
             raise ValueError(f"unknown Bedrock error code {code!r}")
@@ -81,6 +82,7 @@ class AwsError(Exception):
         self.code = code
         self.message = message
         self.status = status if status is not None else ERROR_STATUS[code]
+        self.headers = headers or {}
 
     def to_response(self) -> Response:
         return Response(
@@ -90,6 +92,7 @@ class AwsError(Exception):
             headers={
                 "x-amzn-ErrorType": self.code + _ERROR_TYPE_SUFFIX,
                 "x-amzn-RequestId": str(uuid.uuid4()),
+                **self.headers,
             },
         )
 

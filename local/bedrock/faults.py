@@ -15,7 +15,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from .errors import ERROR_STATUS, canonical_code, stream_code
+from .errors import ERROR_STATUS, AwsError, canonical_code, default_message, stream_code
 
 FaultKind = Literal["error", "midstream", "stall", "corrupt"]
 
@@ -39,6 +39,7 @@ class Fault:
     seconds: float = 0.0  # stall length
     operations: frozenset[str] = field(default=RUNTIME_OPERATIONS)
     model_id: str | None = None  # only calls to this modelId (as sent), if set
+    retry_after_ms: int | None = None  # error: sent as the x-amz-retry-after header
 
     def __post_init__(self) -> None:
         if self.times < 1:
@@ -61,6 +62,11 @@ class Fault:
         if self.kind in ("midstream", "corrupt") and not self.operations <= STREAM_OPERATIONS:
             raise ValueError(f"{self.kind} faults only apply to ConverseStream")
 
+    def aws_error(self) -> AwsError:
+        """What an `error` fault answers with."""
+        headers = {} if self.retry_after_ms is None else {"x-amz-retry-after": str(self.retry_after_ms)}
+        return AwsError(self.code, self.message or default_message(self.code), headers=headers)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["operations"] = sorted(self.operations)
@@ -80,10 +86,12 @@ class FaultInjector:
         return fault
 
     def error(self, code: str, *, times: int = 1, message: str = "",
-              operations: frozenset[str] = RUNTIME_OPERATIONS, model_id: str | None = None) -> Fault:
-        """Fail the next `times` calls with an AWS error response (e.g. ThrottlingException)."""
+              operations: frozenset[str] = RUNTIME_OPERATIONS, model_id: str | None = None,
+              retry_after_ms: int | None = None) -> Fault:
+        """Fail the next `times` calls with an AWS error response (e.g. ThrottlingException),
+        with an `x-amz-retry-after` header if `retry_after_ms` is given."""
         return self.add(Fault("error", times=times, code=code, message=message,
-                              operations=operations, model_id=model_id))
+                              operations=operations, model_id=model_id, retry_after_ms=retry_after_ms))
 
     def midstream(self, after_deltas: int, code: str = "modelStreamErrorException", *,
                   message: str = "", times: int = 1, model_id: str | None = None) -> Fault:

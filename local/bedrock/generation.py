@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.engines import ContextOverflow, Embeddings, Engine, Piece
+from local.schema_instance import instance
 
+from .caching import PromptCache
 from .validation import ConverseCall, ToolDef
 
 _TOOL_DIRECTIVE = re.compile(r"\[\[tool=([a-zA-Z0-9_-]{1,64})\]\]")
@@ -167,30 +169,11 @@ def _digest(*parts: str) -> bytes:
     return hashlib.sha256("\x00".join(parts).encode()).digest()
 
 
-def _value_for(schema: dict[str, Any], seed: bytes) -> Any:
-    """A deterministic example value for one JSON-schema property."""
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][seed[0] % len(schema["enum"])]
-    kind = schema.get("type")
-    if kind == "integer":
-        return seed[1] % 100
-    if kind == "number":
-        return (seed[1] * 256 + seed[2]) % 1000 / 10
-    if kind == "boolean":
-        return seed[3] % 2 == 0
-    if kind == "array":
-        return []
-    if kind == "object":
-        return {}
-    return _REASONING_WORDS[seed[4] % len(_REASONING_WORDS)]
-
-
 def tool_input(tool: ToolDef, prompt: str) -> dict[str, Any]:
-    """Arguments for a tool call, derived from the schema and the prompt only: the
-    required properties (or all, when none are required)."""
-    props = tool.schema.get("properties") or {}
-    names = [n for n in tool.schema.get("required") or [] if n in props] or sorted(props)
-    return {n: _value_for(props[n], _digest(tool.name, n, prompt)) for n in names}
+    """Arguments for a tool call that conform to its input schema, derived from the schema
+    and the prompt only (local/schema_instance.py)."""
+    value = instance(tool.schema, seed=f"{tool.name}\x00{prompt}")
+    return value if isinstance(value, dict) else {}
 
 
 def pick_tool(call: ConverseCall) -> ToolDef | None:
@@ -214,27 +197,34 @@ def _reasoning(call: ConverseCall) -> list[str]:
     return [_REASONING_WORDS[(seed[i % 32] + i) % len(_REASONING_WORDS)] + " " for i in range(n)]
 
 
-class PromptCache:
-    """Remembers prompt prefixes marked with cachePoint, per emulator (no expiry)."""
+async def _no_pieces() -> AsyncGenerator[Piece, None]:
+    return
+    yield  # an async generator that yields nothing
 
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
 
-    def account(self, call: ConverseCall) -> tuple[int, int]:
-        """(cache read tokens, cache write tokens) for this call."""
-        if not call.cache_key:
-            return 0, 0
-        with self._lock:
-            if call.cache_key in self._seen:
-                return call.cache_tokens, 0
-            self._seen.add(call.cache_key)
-        return 0, call.cache_tokens
+async def _schema_pieces(call: ConverseCall) -> AsyncGenerator[Piece, None]:
+    """Native structured output: a value made from the schema, as JSON, a few characters a
+    token (local/schema_instance.py), cut at maxTokens like any answer."""
+    text = json.dumps(instance(call.output_schema, seed=call.last_user_text))
+    chunks = [text[i:i + 4] for i in range(0, len(text), 4)]
+    kept = chunks[:call.max_tokens]
+    for chunk in kept:
+        yield Piece(chunk)
+    prompt_tokens = sum(len(t["content"].split()) for t in call.turns)
+    yield Piece("", "length" if len(kept) < len(chunks) else "stop", prompt_tokens, len(kept))
 
 
 async def generate(
     call: ConverseCall, runner: EngineRunner, cache: PromptCache,
 ) -> AsyncGenerator[Output, None]:
+    # Cache hits are decided as the call starts; the prefill reads what was not cached
+    # (a real GGUF engine does its own prefill, in real time).
+    cache_read, cache_write = cache.account(call.cache_points)
+    if call.model.engine != "llama":
+        prompt_words = sum(len(t["content"].split()) for t in call.turns) + call.tool_tokens
+        delay = cache.prefill_seconds(prompt_words - cache_read)
+        if delay > 0:
+            await asyncio.sleep(delay)
     output_tokens = 0
     if call.thinking_budget:
         words = _reasoning(call)
@@ -245,7 +235,10 @@ async def generate(
 
     scanner = StopScanner(call.stop)
     stop_reason, prompt_tokens, text_tokens = "end_turn", None, 0
-    pieces = runner.stream(
+    # A forced tool choice (`any` or a named tool) makes the model call a tool at once,
+    # without text: Bedrock's "no text is generated".
+    forced = call.tool_choice not in (None, "auto")
+    pieces = _no_pieces() if forced else _schema_pieces(call) if call.output_schema is not None else runner.stream(
         call.turns, max_tokens=max(1, call.max_tokens - output_tokens),
         temperature=call.temperature, top_p=call.top_p,
     )
@@ -280,10 +273,9 @@ async def generate(
 
     if prompt_tokens is None:  # stopped early: count the way the engines do, in words
         prompt_tokens = sum(len(t["content"].split()) for t in call.turns)
-    cache_read, cache_write = cache.account(call)
     yield DoneOut(
         stop_reason=stop_reason,
-        input_tokens=max(0, prompt_tokens - cache_read - cache_write),
+        input_tokens=max(0, prompt_tokens + call.tool_tokens - cache_read - cache_write),
         output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .catalog import FoundationModel
-from .errors import AwsError, default_message, validation
+from .errors import AwsError, validation
 from .generation import EngineFailure, PromptTooLong
 from .state import EmulatorState
 
@@ -148,7 +148,7 @@ async def invoke_model(request: Request) -> Response:
     if fault is not None and fault.kind == "stall":
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "error":
-        raise AwsError(fault.code, fault.message or default_message(fault.code))
+        raise fault.aws_error()
     model = state.catalog.resolve(model_id)
     state.access.check(model)
     _embedding_model(model)

@@ -49,7 +49,7 @@ async def _prepare(request: Request, operation: str) -> tuple[EmulatorState, Con
     if fault is not None and fault.kind == "stall" and fault.after_deltas == 0:
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "error":
-        raise AwsError(fault.code, fault.message or default_message(fault.code))
+        raise fault.aws_error()
     model = state.catalog.resolve(model_id)
     state.access.check(model)
     call = parse_converse(body, model)

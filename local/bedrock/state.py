@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .access import ModelAccess
+from .caching import PromptCache
 from .catalog import Catalog, FoundationModel
 from .errors import AwsError
 from .faults import FaultInjector
-from .generation import EngineRunner, PromptCache
+from .generation import EngineRunner
 
 
 class RequestJournal:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .caching import CacheMarks, Checkpoint
 from .catalog import FoundationModel
 from .errors import validation
 
@@ -59,6 +59,9 @@ MESSAGES = {
     "`thinking.budget_tokens`.",
     "thinking_temperature": _MODEL_SAYS + "`temperature` may only be set to 1 when thinking "
     "is enabled.",
+    "thinking_forced_tool": _MODEL_SAYS + "Thinking may not be enabled when tool_choice forces tool use.",
+    "tool_choice": "This model doesn't support the toolConfig.toolChoice.{kind} field. Remove "
+    "toolConfig.toolChoice.{kind} and try again.",
 }
 
 
@@ -85,8 +88,9 @@ class ConverseCall:
     tool_choice: str | None = None  # "auto" | "any" | a tool name
     thinking_budget: int | None = None
     image_count: int = 0
-    cache_key: str | None = None  # digest of the content before the last cachePoint
-    cache_tokens: int = 0  # size of that prefix, in the engine's word-tokens
+    cache_points: tuple[Checkpoint, ...] = ()  # the cachePoints that count (caching.py)
+    tool_tokens: int = 0  # the tool definitions' share of the prompt
+    output_schema: dict[str, Any] | None = None  # outputConfig.textFormat: the answer is JSON
 
     @property
     def last_user_text(self) -> str:
@@ -148,18 +152,11 @@ def _tool_result_text(block: dict[str, Any], where: str) -> str:
 class _Flattener:
     """Walks content blocks, checks them, and renders them as engine text."""
 
-    def __init__(self, model: FoundationModel) -> None:
+    def __init__(self, model: FoundationModel, marks: CacheMarks) -> None:
         self.model = model
+        self.marks = marks  # fed everything rendered, in prefix order
         self.image_count = 0
         self.uses_tools = False
-        self.rendered: list[str] = []  # everything rendered so far, for cache prefixes
-        self.cache_prefix: str | None = None
-
-    def cache_point(self, block: Any, where: str) -> None:
-        if not isinstance(block, dict) or block.get("type") != "default":
-            raise validation(f"The cachePoint at {where} must have type 'default'.")
-        if self.model.prompt_cache:
-            self.cache_prefix = "\n".join(self.rendered)
 
     def block(self, block: Any, role: str, where: str, prior_tool_ids: set[str]) -> str | None:
         if not isinstance(block, dict) or len(block) != 1:
@@ -190,7 +187,7 @@ class _Flattener:
             self.uses_tools = True
             return f"[tool result {value['toolUseId']}: {_tool_result_text(value, where)}]"
         if kind == "cachePoint":
-            self.cache_point(value, where)
+            self.marks.mark(value, where)
             return None
         if kind in ("reasoningContent", "document", "guardContent"):
             return None if kind == "reasoningContent" else f"[{kind}]"
@@ -220,7 +217,7 @@ def _messages(body: dict[str, Any], flat: _Flattener) -> list[dict[str, str]]:
             text = flat.block(block, role, f"messages.{i}.content.{j}", prior_tool_ids)
             if text is not None:
                 parts.append(text)
-                flat.rendered.append(text)
+                flat.marks.text(text)
         prior_tool_ids = {
             b["toolUse"]["toolUseId"] for b in content if isinstance(b, dict) and "toolUse" in b
         }
@@ -240,10 +237,10 @@ def _system(body: dict[str, Any], flat: _Flattener) -> list[dict[str, str]]:
     parts = []
     for i, block in enumerate(system):
         if isinstance(block, dict) and "cachePoint" in block:
-            flat.cache_point(block["cachePoint"], f"system.{i}")
+            flat.marks.mark(block["cachePoint"], f"system.{i}")
         elif isinstance(block, dict) and isinstance(block.get("text"), str) and block["text"].strip():
             parts.append(block["text"])
-            flat.rendered.append(block["text"])
+            flat.marks.text(block["text"])
         else:
             raise validation(f"The system content block at system.{i} must contain non-blank text.")
     return [{"role": "system", "content": "\n".join(parts)}] if parts else []
@@ -257,10 +254,14 @@ def _tools(
         if uses_tools:
             raise _invalid("no_tool_config")
         return {}, None
+    if not isinstance(config, dict):
+        raise validation("toolConfig must be a JSON object.")
     if not model.tools:
         raise validation("This model doesn't support tool use.")
     tools: dict[str, ToolDef] = {}
     for i, tool in enumerate(config.get("tools") or []):
+        if isinstance(tool, dict) and "cachePoint" in tool:  # checked by CacheMarks.tools
+            continue
         spec = tool.get("toolSpec") if isinstance(tool, dict) else None
         if not isinstance(spec, dict) or not _TOOL_NAME.match(str(spec.get("name", ""))):
             raise validation(f"toolConfig.tools.{i}.toolSpec.name must match [a-zA-Z0-9_-]{{1,64}}.")
@@ -271,6 +272,9 @@ def _tools(
     if not tools:
         raise validation("toolConfig.tools must contain at least one tool.")
     choice = config.get("toolChoice") or {"auto": {}}
+    forced = next((kind for kind in ("tool", "any") if kind in choice), None)
+    if forced is not None and forced not in model.tool_choices:
+        raise _invalid("tool_choice", kind=forced)
     if "tool" in choice:
         name = (choice["tool"] or {}).get("name")
         if name not in tools:
@@ -281,8 +285,33 @@ def _tools(
     return tools, "auto"
 
 
+def _output_schema(body: dict[str, Any], model: FoundationModel) -> dict[str, Any] | None:
+    """Structured output: `outputConfig.textFormat`'s JSON schema (sent as a string)."""
+    config = body.get("outputConfig")
+    text_format = config.get("textFormat") if isinstance(config, dict) else None
+    if config is not None and not isinstance(config, dict):
+        raise validation("outputConfig must be a JSON object.")
+    if text_format is None:
+        return None
+    if not model.structured_output:
+        raise validation("This model doesn't support the outputConfig.textFormat field. Remove "
+                         "outputConfig.textFormat and try again.")
+    if not isinstance(text_format, dict) or text_format.get("type") != "json_schema":
+        raise validation("outputConfig.textFormat.type must be json_schema.")
+    raw = ((text_format.get("structure") or {}).get("jsonSchema") or {}).get("schema")
+    try:
+        schema = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        schema = None
+    if not isinstance(schema, dict):
+        raise validation("outputConfig.textFormat.structure.jsonSchema.schema must be a JSON schema object, "
+                         "as a string.")
+    return schema
+
+
 def _thinking(
     body: dict[str, Any], model: FoundationModel, max_tokens: int, temperature: float | None,
+    forced_tool: bool = False,
 ) -> int | None:
     extra = body.get("additionalModelRequestFields") or {}
     if not isinstance(extra, dict):
@@ -303,6 +332,8 @@ def _thinking(
         raise _invalid("thinking_max_tokens")
     if temperature is not None and temperature != 1:
         raise _invalid("thinking_temperature")
+    if forced_tool:
+        raise _invalid("thinking_forced_tool")
     return budget
 
 
@@ -311,7 +342,9 @@ def parse_converse(body: Any, model: FoundationModel) -> ConverseCall:
         raise validation("The request body must be a JSON object.")
     if not model.is_chat:
         raise _invalid("not_chat")
-    flat = _Flattener(model)
+    marks = CacheMarks(model)
+    tool_tokens = marks.tools(body.get("toolConfig"))  # the prefix runs tools, system, messages
+    flat = _Flattener(model, marks)
     system_turns = _system(body, flat)
     turns = system_turns + _messages(body, flat)
 
@@ -335,16 +368,13 @@ def parse_converse(body: Any, model: FoundationModel) -> ConverseCall:
         raise validation("inferenceConfig.stopSequences must be a list of non-empty strings.")
 
     tools, tool_choice = _tools(body, model, flat.uses_tools)
-    budget = _thinking(body, model, max_tokens, temperature)
+    budget = _thinking(body, model, max_tokens, temperature, tool_choice not in (None, "auto"))
     if sum(_words(t["content"]) for t in turns) > model.context_window:
         raise _invalid("too_long")
-    cache_key = cache_tokens = None
-    if flat.cache_prefix:
-        digest = hashlib.sha256(f"{model.model_id}\n{flat.cache_prefix}".encode()).hexdigest()
-        cache_key, cache_tokens = digest, _words(flat.cache_prefix)
+    marks.check()
     return ConverseCall(
         model=model, turns=turns, max_tokens=max_tokens, temperature=temperature,
         top_p=top_p, stop=tuple(stop), tools=tools, tool_choice=tool_choice,
         thinking_budget=budget, image_count=flat.image_count,
-        cache_key=cache_key, cache_tokens=cache_tokens or 0,
+        cache_points=tuple(marks.points), tool_tokens=tool_tokens, output_schema=_output_schema(body, model),
     )

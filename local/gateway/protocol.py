@@ -54,16 +54,21 @@ def protocol_class(limits: Limits) -> type:
                 else:
                     self.send_continuation(chunk, fin)
 
-        def send_text(self, data: Any, fin: bool = True) -> None:
+        def _split_here(self, data: Any, fin: bool) -> bool:
+            """Whether this is a whole message longer than a frame (an open connection checked)."""
             if fin and len(data) > frame_bytes and not self.expect_continuation_frame:
                 self._check_open()
+                return True
+            return False
+
+        def send_text(self, data: Any, fin: bool = True) -> None:
+            if self._split_here(data, fin):
                 self._send_fragmented(Opcode.TEXT, data)
             else:
                 super().send_text(data, fin)
 
         def send_binary(self, data: Any, fin: bool = True) -> None:
-            if fin and len(data) > frame_bytes and not self.expect_continuation_frame:
-                self._check_open()
+            if self._split_here(data, fin):
                 self._send_fragmented(Opcode.BINARY, data)
             else:
                 super().send_binary(data, fin)

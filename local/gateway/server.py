@@ -168,7 +168,9 @@ async def _read_body(receive: Any, limit: int) -> bytes:
 
 async def _reply(send: Any, reply: Reply) -> None:
     status, headers, body = reply
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    # The function's own Content-Length (Mangum passes FastAPI's on) is replaced, not repeated:
+    # API Gateway sends one, for the body it actually sends.
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers if k.lower() != "content-length"]
     raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

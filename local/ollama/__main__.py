@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also serve the deterministic test model omnichat-test:latest (or {ENGINE_ENV}=deterministic)",
     )
     parser.add_argument("--deterministic-rate", type=float, help="tokens/s of the test model (default: no delay)")
+    parser.add_argument("--deterministic-load-s", type=float,
+                        help="seconds the test model takes to load, as a real one does (default: none)")
     parser.add_argument("--keep-alive", help="how long models stay loaded: 5m, 30s, -1 (default: $OLLAMA_KEEP_ALIVE)")
     parser.add_argument("--max-queue", type=int, help="waiting requests per model (default $OLLAMA_MAX_QUEUE or 512)")
     parser.add_argument(
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["deterministic"] = True
     if args.deterministic_rate is not None:
         changes["deterministic_rate"] = args.deterministic_rate
+    if args.deterministic_load_s is not None:
+        changes["deterministic_load_s"] = args.deterministic_load_s
     if args.keep_alive is not None:
         changes["keep_alive"] = keep_alive_seconds(args.keep_alive, config.keep_alive)
     if args.max_queue is not None:

@@ -3,16 +3,19 @@ any built-in models it was started with (the deterministic test model, see testm
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from local.embedding_engine import LlamaEmbedder, is_embedding_model, trained_context
 from local.engines import Engine, LlamaEngine
 from local.models import LocalModel, ModelStore, normalize_name
 
 from . import gguf
+from .created import Created, CreatedStore
 
 EngineLoader = Callable[[], Engine]
 
@@ -30,6 +33,10 @@ class ServedModel:
     builtin: bool = False
     capabilities: tuple[str, ...] = ("completion",)
     show: dict[str, Any] = field(default_factory=dict)  # extra /api/show fields of built-ins
+    # A model made with /api/create (created.py): its base, and what it adds to it.
+    parent: str | None = None
+    system: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     def tag_entry(self) -> dict[str, Any]:
         """This model as one entry of `/api/tags`."""
@@ -57,9 +64,19 @@ class Catalog:
         self.store = store
         self.llama = llama
         self.builtins = {m.name: m for m in builtins}
+        self.created = CreatedStore(store.root)
         self.lock = threading.Lock()  # serializes deletes with pulls in this process
 
     def get(self, name: str) -> ServedModel | None:
+        name = normalize_name(name)
+        found = self.weights(name)
+        if found is not None:
+            return found
+        made = self.created.get(name)
+        return self._made(made) if made else None
+
+    def weights(self, name: str) -> ServedModel | None:
+        """A model with weights of its own (built in or GGUF), not a created one."""
         name = normalize_name(name)
         if name in self.builtins:
             return self.builtins[name]
@@ -68,18 +85,44 @@ class Catalog:
 
     def list(self) -> list[ServedModel]:
         served = list(self.builtins.values()) + [self._served(m) for m in self.store.list()]
+        served += [m for m in map(self._made, self.created.list()) if m is not None]
         return sorted(served, key=lambda m: m.modified_at, reverse=True)
 
     def delete(self, name: str) -> bool:
         with self.lock:
-            return self.store.delete(name)
+            return self.created.delete(name) or self.store.delete(name)
+
+    def _made(self, made: Created) -> ServedModel | None:
+        """A created model as its base with its own name, system prompt and parameters; none
+        once its base is gone."""
+        base = self.weights(made.base)
+        if base is None:
+            return None
+        return replace(base, name=made.name, digest=made.digest, modified_at=made.modified_at, builtin=False,
+                       details={**base.details, "parent_model": base.name}, parent=base.name, system=made.system,
+                       parameters=made.parameters, show={**base.show, "license": made.license or
+                                                         base.show.get("license", "")})
 
     def _served(self, model: LocalModel) -> ServedModel:
         settings = self.llama
+        try:
+            meta = gguf.read_metadata(model.path)  # the header only, cached per file version
+        except (OSError, gguf.GGUFError):
+            meta = {}  # a broken file fails at load, with llama.cpp's reason
+        if is_embedding_model(meta):  # embeds only, within the context it was trained for
+            n_ctx = min(settings.num_ctx, trained_context(meta) or settings.num_ctx)
 
-        def load() -> Engine:
-            return LlamaEngine(model.path, n_ctx=settings.num_ctx, n_threads=settings.num_threads, name=model.name)
+            def load() -> Engine:
+                return LlamaEmbedder(model.path, n_ctx=n_ctx, n_threads=settings.num_threads, name=model.name)
 
+            capabilities: tuple[str, ...] = ("embedding",)
+        else:
+            n_ctx = settings.num_ctx
+
+            def load() -> Engine:
+                return LlamaEngine(model.path, n_ctx=n_ctx, n_threads=settings.num_threads, name=model.name)
+
+            capabilities = ("completion",)
         return ServedModel(
             name=model.name,
             size=model.size,
@@ -87,13 +130,29 @@ class Catalog:
             modified_at=model.modified_at,
             details=model.details,
             load=load,
-            context_length=settings.num_ctx,
+            context_length=n_ctx,
             path=model.path,
+            capabilities=capabilities,
         )
 
 
 def show(model: ServedModel) -> dict[str, Any]:
     """The body of `/api/show`: what Ollama tells about a model."""
+    body = _show_weights(model)
+    if model.parent is None:
+        return body
+    lines = [line for line in body["parameters"].splitlines() if line]
+    for name, value in model.parameters.items():
+        for one in value if isinstance(value, list) else [value]:
+            lines.append(f"{name} {json.dumps(one)}")
+    modelfile = f"# Modelfile generated by the OmniChat Ollama-compatible server\nFROM {model.parent}\n"
+    if model.system:
+        modelfile += f'SYSTEM """{model.system}"""\n'
+    modelfile += "".join(f"PARAMETER {line}\n" for line in lines)
+    return {**body, "modelfile": modelfile, "parameters": "\n".join(lines), "system": model.system}
+
+
+def _show_weights(model: ServedModel) -> dict[str, Any]:
     if model.path is None:
         return {
             "modelfile": f"# built-in model {model.name}\n",

@@ -21,6 +21,7 @@ class ServerConfig:
     deterministic: bool = False
     deterministic_rate: float = 0.0  # tokens/s of the test model; 0 = as fast as possible
     deterministic_context: int = 1 << 20  # words of prompt the test model takes (tests of overflow)
+    deterministic_load_s: float = 0.0  # how long loading the test model takes (a real model: seconds to minutes)
     keep_alive: float | None = 300.0  # seconds; None = forever (OLLAMA_KEEP_ALIVE, 5m)
     max_queue: int = 512  # waiting requests per model (OLLAMA_MAX_QUEUE)
     # Requests a model runs at once (OLLAMA_NUM_PARALLEL), within what its engine allows:

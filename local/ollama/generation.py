@@ -4,6 +4,7 @@ with Ollama's NDJSON stream (or one JSON object when `stream` is false)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,8 +15,19 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from local.engines import ChatTurn, Piece
 
 from .catalog import ServedModel
+from .created import with_defaults
 from .scheduler import DONE, Job, Scheduler
-from .schemas import BadRequest, ChatBody, GenerateBody, keep_alive_seconds, ndjson, parse, rfc3339, sampling
+from .schemas import (
+    BadRequest,
+    ChatBody,
+    GenerateBody,
+    keep_alive_seconds,
+    ndjson,
+    output_format,
+    parse,
+    rfc3339,
+    sampling,
+)
 from .state import ModelNotFound, ServerState
 
 NDJSON = "application/x-ndjson"
@@ -25,15 +37,17 @@ async def chat(request: Request) -> Response:
     state: ServerState = request.app.state.ollama
     body: ChatBody = parse(await request.body(), ChatBody)
     model = _model(state, body.model_name)
+    _check_completion(model, body.model_name, "chat")
     _check_capabilities(model, tools=bool(body.tools), think=body.think, images=any(m.images for m in body.messages))
-    if body.format:
-        raise BadRequest("format (structured output) is not supported by this server")
+    options = _options(body, model)
     keep_alive = keep_alive_seconds(body.keep_alive, state.config.keep_alive)
     if not body.messages:  # Ollama's way to load (or, with keep_alive 0, unload) a model
         reason = await load_or_unload(state.scheduler, model, keep_alive)
         return JSONResponse(_chat_line(model, "", done=True) | {"done_reason": reason})
     turns: list[ChatTurn] = [{"role": m.role, "content": m.content or ""} for m in body.messages]
-    job, first = await _start(state.scheduler, model, turns, sampling(body.options), keep_alive)
+    if model.system and turns[0]["role"] != "system":  # a created model's, unless the request brings one
+        turns.insert(0, {"role": "system", "content": model.system})
+    job, first = await _start(state.scheduler, model, turns, options, keep_alive)
     return await _respond(model, job, first, body.stream, _chat_line)
 
 
@@ -41,8 +55,10 @@ async def generate(request: Request) -> Response:
     state: ServerState = request.app.state.ollama
     body: GenerateBody = parse(await request.body(), GenerateBody)
     model = _model(state, body.model_name)
+    _check_completion(model, body.model_name, "generate")
     _check_capabilities(model, tools=False, think=body.think, images=bool(body.images))
-    unsupported = {"format": body.format, "raw": body.raw, "template": body.template, "context": body.context}
+    options = _options(body, model)
+    unsupported = {"raw": body.raw, "template": body.template, "context": body.context}
     for field, value in unsupported.items():
         if value:
             raise BadRequest(f"{field} is not supported by this server")
@@ -52,15 +68,26 @@ async def generate(request: Request) -> Response:
     if not body.prompt:
         reason = await load_or_unload(state.scheduler, model, keep_alive)
         return JSONResponse(_generate_line(model, "", done=True) | {"done_reason": reason})
-    turns: list[ChatTurn] = ([{"role": "system", "content": body.system}] if body.system else []) + [
+    system = body.system or model.system  # a created model's, unless the request brings one
+    turns: list[ChatTurn] = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": body.prompt}
     ]
-    job, first = await _start(state.scheduler, model, turns, sampling(body.options), keep_alive)
+    job, first = await _start(state.scheduler, model, turns, options, keep_alive)
     return await _respond(model, job, first, body.stream, _generate_line)
 
 
 # ---- shared ------------------------------------------------------------------------------
 LineMaker = Callable[..., dict[str, Any]]
+
+
+def _options(body: ChatBody | GenerateBody, model: ServedModel) -> dict[str, Any]:
+    """The engine's keyword arguments: sampling (the request's options over a created
+    model's parameters), and `format` (structured output) if asked."""
+    options = sampling(with_defaults(body.options, model.parameters))
+    fmt = output_format(body.format)
+    if fmt is not None:
+        options["format"] = fmt
+    return options
 
 
 async def _respond(model: ServedModel, job: Job, first: Any, stream: bool, line: LineMaker) -> Response:
@@ -87,6 +114,12 @@ def _model(state: ServerState, name: str) -> ServedModel:
     if model is None:
         raise ModelNotFound(name)
     return model
+
+
+def _check_completion(model: ServedModel, asked: str, action: str) -> None:
+    """An embedding model does not generate; Ollama's wording, with the name as asked."""
+    if "completion" not in model.capabilities:
+        raise BadRequest(f"{json.dumps(asked)} does not support {action}")  # Go's %q
 
 
 def _check_capabilities(model: ServedModel, *, tools: bool, think: bool | str | None, images: bool) -> None:

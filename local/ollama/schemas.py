@@ -127,6 +127,26 @@ def parse(body: bytes, kind: type[_Body]) -> Any:
     return parsed
 
 
+def output_format(value: Any) -> str | dict[str, Any] | None:
+    """Ollama's `format`: "json", a JSON schema (checked against its metaschema), or
+    nothing (absent, null or ""). Anything else is a 400 in Ollama's words."""
+    if value is None or value == "":
+        return None
+    if value == "json":
+        return "json"
+    if not isinstance(value, dict):
+        raise BadRequest(f"invalid format: {json.dumps(value)[:100]}; expected \"json\" or a valid JSON Schema object")
+    from jsonschema import exceptions, validators
+
+    try:
+        validators.validator_for(value, default=validators.Draft202012Validator).check_schema(value)
+    except exceptions.SchemaError as exc:
+        raise BadRequest(f"invalid JSON schema in format: {exc.message}") from None
+    except RecursionError:
+        raise BadRequest("invalid JSON schema in format: nested too deeply") from None
+    return value
+
+
 def sampling(options: Options) -> dict[str, Any]:
     """Ollama options → engine keyword arguments, with Ollama's defaults."""
     stop = options.stop

@@ -30,6 +30,7 @@ from local.models import InvalidModelName, ModelStore, normalize_name
 from . import embedding, generation
 from .catalog import Catalog, LlamaSettings, show
 from .config import ServerConfig
+from .created import CreateBody, checked_parameters, refuse_unsupported
 from .scheduler import DONE, QueueFull, Scheduler
 from .schemas import BadRequest, ModelBody, PullBody, ndjson, parse, rfc3339
 from .state import ModelNotFound, ServerState
@@ -57,8 +58,8 @@ def create_app(
     if deterministic is not None:
         overrides["deterministic"] = deterministic
     cfg = replace(cfg, **overrides)
-    builtins = (deterministic_model(tokens_per_second=cfg.deterministic_rate,
-                                    context_length=cfg.deterministic_context),) if cfg.deterministic else ()
+    builtins = (deterministic_model(tokens_per_second=cfg.deterministic_rate, context_length=cfg.deterministic_context,
+                                    load_s=cfg.deterministic_load_s),) if cfg.deterministic else ()
     state = ServerState(
         config=cfg,
         catalog=Catalog(ModelStore(cfg.models_dir), LlamaSettings(cfg.num_ctx, cfg.num_threads), builtins),
@@ -86,6 +87,7 @@ def create_app(
             Route("/api/embed", _guard(embedding.embed), methods=["POST"]),
             Route("/api/embeddings", _guard(embedding.embeddings), methods=["POST"]),
             Route("/api/pull", _guard(pull), methods=["POST"]),
+            Route("/api/create", _guard(create), methods=["POST"]),
             Route("/api/delete", _guard(delete), methods=["DELETE"]),
         ],
         exception_handlers={HTTPException: _http_error},  # unknown paths, wrong methods
@@ -230,5 +232,40 @@ async def pull(request: Request) -> Response:
     async def lines() -> AsyncIterator[bytes]:
         async for item in progress():
             yield ndjson({"error": str(item)} if isinstance(item, Exception) else item)
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+async def create(request: Request) -> Response:
+    """A model from another with a system prompt and parameters (created.py). Everything is
+    checked before the first status line, so a refusal is an HTTP error status; the
+    manifest is written before the stream starts, so a client that leaves still finds it."""
+    state = _state(request)
+    body: CreateBody = parse(await request.body(), CreateBody)
+    name = normalize_name(body.model_name)
+    refuse_unsupported(body)
+    parameters = checked_parameters(body.parameters)
+    source = state.catalog.get(body.from_)
+    if source is None:
+        raise ModelNotFound(body.from_)
+    if state.catalog.weights(name) is not None:
+        raise BadRequest(f"model '{name}' has weights of its own: create the new model under another name")
+    base = state.catalog.weights(source.parent or source.name)
+    assert base is not None  # a created model is listed only while its base is there
+    license = "\n".join(body.license) if isinstance(body.license, list) else body.license
+    with state.catalog.lock:
+        made = await asyncio.to_thread(
+            state.catalog.created.save, name, base.name, source.system if body.system is None else body.system,
+            {**source.parameters, **parameters}, source.show.get("license", "") if license is None else license)
+    state.scheduler.unload(made.name)  # a re-created model answers with its new settings
+    statuses = [{"status": f"using existing layer sha256:{base.digest}"},
+                {"status": f"creating new layer sha256:{made.digest}"},
+                {"status": "writing manifest"}, {"status": "success"}]
+    if not body.stream:
+        return JSONResponse(statuses[-1])
+
+    async def lines() -> AsyncIterator[bytes]:
+        for status in statuses:
+            yield ndjson(status)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")

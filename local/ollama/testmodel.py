@@ -10,6 +10,7 @@ listed and cannot be pulled or deleted.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from hashlib import sha256
 
@@ -30,7 +31,11 @@ def expected_embedding(text: str, dimensions: int | None = None) -> list[float]:
 
 
 def deterministic_model(name: str = TEST_MODEL, tokens_per_second: float = 0.0,
-                        context_length: int = 1 << 20) -> ServedModel:
+                        context_length: int = 1 << 20, load_s: float = 0.0) -> ServedModel:
+    def load() -> DeterministicEngine:
+        time.sleep(load_s)  # a real model's load from disk (runs on the runner's worker thread)
+        return DeterministicEngine(tokens_per_second=tokens_per_second, context_length=context_length)
+
     return ServedModel(
         name=name,
         size=0,
@@ -44,7 +49,7 @@ def deterministic_model(name: str = TEST_MODEL, tokens_per_second: float = 0.0,
             "parameter_size": "0",
             "quantization_level": "none",
         },
-        load=lambda: DeterministicEngine(tokens_per_second=tokens_per_second, context_length=context_length),
+        load=load,
         context_length=context_length,
         builtin=True,
         show={"license": "test model: deterministic output for tests and benchmarks"},

@@ -1,8 +1,9 @@
 """python -m omnichat_pull {run,preload,worker,health}
 
-run      wait for `ollama serve`, preload OMNICHAT_PRELOAD_MODELS, then run the pull worker
-         when a database is configured (what entrypoint.sh starts)
-preload  only the preload
+run      wait for `ollama serve`, preload OMNICHAT_PRELOAD_MODELS, load OMNICHAT_LOAD_MODELS
+         into memory, then run the pull worker when a database is configured (what
+         entrypoint.sh starts)
+preload  only the preload and the load
 worker   only the pull worker
 health   exit 0 if healthy, 1 if not (the container health check)
 """
@@ -20,7 +21,7 @@ from .config import Config
 from .health import check
 from .ollama import wait_until_up
 from .store import PullStore
-from .worker import Preloader, PullWorker, on_signal, touch
+from .worker import Preloader, PullWorker, load_models, on_signal, touch
 
 log = logging.getLogger("omnichat_pull")
 
@@ -46,17 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     touch(config.heartbeat_file)
     if not wait_until_up(config.ollama_url, stop=stop, tick=lambda: touch(config.heartbeat_file)):
         return 0  # stopped before the server came up
+    failed: dict[str, str] = {}
     if args.command in ("run", "preload") and config.preload:
         results = Preloader(config).run(stop)
         failed = {model: error for model, error in results.items() if error != "ok"}
         if failed:
             log.error("preload incomplete: %s", failed)
-        if args.command == "preload":
-            config.heartbeat_file.unlink(missing_ok=True)
-            return 1 if failed else 0
+    if args.command in ("run", "preload") and config.load:
+        loaded = load_models(config, stop)
+        failed |= {model: error for model, error in loaded.items() if error != "ok"}
     if args.command == "preload":
         config.heartbeat_file.unlink(missing_ok=True)
-        return 0
+        return 1 if failed else 0
 
     store = PullStore.from_env(os.environ)
     if store is None or not config.worker_enabled:

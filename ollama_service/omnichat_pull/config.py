@@ -22,6 +22,14 @@ def _models(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))  # order kept, duplicates dropped
 
 
+def _keep_alive(value: str | None) -> str | int | None:
+    """Ollama's keep_alive: a Go duration ("30m") as is, a bare number as seconds."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def local_ollama_url(ollama_host: str | None) -> str:
     """The URL this container reaches its own server at. OLLAMA_HOST is what the server
     binds to (0.0.0.0:11434); a client connects to loopback on the same port."""
@@ -43,6 +51,10 @@ class Config:
     ollama_url: str = "http://127.0.0.1:11434"
     models_dir: Path = Path("/models")
     preload: tuple[str, ...] = ()
+    # Loaded into memory once preloaded, so the first chat does not wait for the load, and
+    # kept for `load_keep_alive` (None: the server's OLLAMA_KEEP_ALIVE).
+    load: tuple[str, ...] = ()
+    load_keep_alive: str | int | None = None
     worker_enabled: bool = True
     worker_id: str = field(default_factory=lambda: default_worker_id(os.environ))
     poll_s: float = 2.0  # how often an idle worker looks for queued pulls
@@ -63,6 +75,8 @@ class Config:
             ollama_url=(e.get("OMNICHAT_OLLAMA_URL") or local_ollama_url(e.get("OLLAMA_HOST"))).rstrip("/"),
             models_dir=Path(e.get("OLLAMA_MODELS") or "/models"),
             preload=_models(e.get("OMNICHAT_PRELOAD_MODELS")),
+            load=_models(e.get("OMNICHAT_LOAD_MODELS")),
+            load_keep_alive=_keep_alive(e.get("OMNICHAT_LOAD_KEEP_ALIVE")),
             worker_enabled=_bool(e.get("OMNICHAT_PULL_WORKER"), True),
             worker_id=e.get("OMNICHAT_WORKER_ID") or default_worker_id(e),
             poll_s=float(e.get("OMNICHAT_PULL_POLL_S") or 2.0),

@@ -47,6 +47,24 @@ def version(base_url: str, timeout: float = 5.0) -> str:
         conn.close()
 
 
+def load(base_url: str, model: str, keep_alive: str | int | None = None, timeout: float = 900.0) -> str:
+    """Load `model` into memory: Ollama's generate request without a prompt. Returns its
+    `done_reason` ("load"). A big model read from EFS takes minutes (OLLAMA_LOAD_TIMEOUT)."""
+    body: dict[str, Any] = {"model": model, "stream": False}
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    conn = _connection(base_url, timeout)
+    try:
+        conn.request("POST", "/api/generate", json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read() or b"{}")
+        if response.status != 200 or "error" in answer:
+            raise OllamaError(str(answer.get("error") or f"POST /api/generate answered {response.status}"))
+        return str(answer.get("done_reason", ""))
+    finally:
+        conn.close()
+
+
 def wait_until_up(base_url: str, *, stop: threading.Event, tick: Callable[[], None] = lambda: None,
                   interval_s: float = 1.0, timeout_s: float | None = None) -> bool:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s

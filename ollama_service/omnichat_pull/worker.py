@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import Config
 from .lock import StoreLock
-from .ollama import OllamaError, Progress, PullCancelled, run_pull
+from .ollama import OllamaError, Progress, PullCancelled, load, run_pull
 from .store import PullJob, PullStore, StoreError
 
 log = logging.getLogger("omnichat_pull")
@@ -57,6 +57,23 @@ class Preloader:
             finally:
                 self.lock.release()
         return results
+
+
+def load_models(config: Config, stop: threading.Event) -> dict[str, str]:
+    """Load each of `config.load` into memory, in turn; {model: "ok" | error}."""
+    results: dict[str, str] = {}
+    for model in config.load:
+        if stop.is_set():
+            break
+        touch(config.heartbeat_file)
+        try:
+            load(config.ollama_url, model, config.load_keep_alive)
+            results[model] = "ok"
+            log.info("loaded %s into memory (keep_alive %s)", model, config.load_keep_alive or "the server's")
+        except (OllamaError, OSError, ValueError) as exc:
+            results[model] = str(exc)
+            log.error("could not load %s: %s", model, exc)
+    return results
 
 
 def _log_progress(progress: Progress) -> bool:

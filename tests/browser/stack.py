@@ -118,7 +118,7 @@ class Stack:
 
 
 def start_stack(home: Path, *, models_dir: Path | None = None, ollama_url: str | None = None,
-                cache_dir: Path | None = None) -> Stack:
+                cache_dir: Path | None = None, settings: dict[str, str] | None = None) -> Stack:
     """Migrate a fresh SQLite database, then start Ollama (unless `ollama_url` is given) and
     the gateway. The caller stops it with `stack.stop()`."""
     home.mkdir(parents=True, exist_ok=True)
@@ -154,6 +154,9 @@ def start_stack(home: Path, *, models_dir: Path | None = None, ollama_url: str |
             "DATABASE_URL": db_url, "OMNICHAT_HOME": str(home), "OLLAMA_HOST": ollama_url,
             "OMNICHAT_JWT_SECRET": "browser-tests-" + "s" * 40, "OMNICHAT_MODEL_LIST_TTL": "0",
             "OMNICHAT_BEDROCK_ENABLED": "false",  # local mode: no AWS to reach
+            # Documents are embedded by the deterministic test model (instant, no weights to fetch).
+            "OMNICHAT_EMBED_MODEL": "ollama/omnichat-test:latest",
+            **(settings or {}),  # a test's own server settings (e.g. single sign-on)
         }
         cmd = [python, "-m", "local.gateway", "--template", str(ROOT / "template.yaml"), "--port", str(port),
                "--static", str(DIST), "--log-level", "warning"]

@@ -120,32 +120,35 @@ def test_the_usage_chart_shows_tokens_per_model_and_per_user(new_page, stack, ad
     wait_status(page, "complete")
     page.get_by_role("link", name="Admin", exact=True).click()
     page.get_by_role("link", name="Usage").click()
-    chart = page.get_by_role("img", name="Tokens per day by model")
+    usage = page.get_by_role("region", name="Token usage")  # the Cost card below has the same controls
+    chart = usage.get_by_role("img", name="Tokens per day by model")
     expect(chart).to_be_visible()
-    row = page.get_by_role("row", name="omnichat-test:latest")
+    row = usage.get_by_role("row", name="omnichat-test")  # its display name, as in the picker
     expect(row).to_be_visible()
     calls = int(row.get_by_role("cell").nth(1).inner_text())
     assert calls >= 1
-    page.get_by_role("button", name="By user").click()
-    expect(page.get_by_role("row", name="admin@example.com")).to_be_visible()
+    usage.get_by_role("button", name="By user").click()
+    expect(usage.get_by_role("row", name="admin@example.com")).to_be_visible()
 
     # A busier month (the same response shape, served by the test) draws stacked series.
     page.route("**/api/admin/usage?*",
                lambda route: route.fulfill(json=_usage(int(route.request.url.split("days=")[1]))))
-    page.get_by_role("button", name="By model").click()
-    page.get_by_label("Period").select_option("7")
-    page.get_by_label("Period").select_option("30")
-    chart = page.get_by_role("img", name="Tokens per day by model")
+    usage.get_by_role("button", name="By model").click()
+    usage.get_by_label("Period", exact=True).select_option("7")
+    usage.get_by_label("Period", exact=True).select_option("30")
+    chart = usage.get_by_role("img", name="Tokens per day by model")
     expect(chart.locator("rect")).to_have_count(90)
-    expect(page.get_by_role("row", name="smollm2:135m")).to_be_visible()
+    expect(usage.get_by_role("row", name="smollm2:135m")).to_be_visible()
     screenshot(page, "admin-usage-desktop-1280")
-    page.get_by_role("button", name="By user").click()
-    expect(page.get_by_role("row", name="bob@example.com")).to_be_visible()
-    page.get_by_label("Period").select_option("7")
-    expect(page.get_by_role("img", name="Tokens per day by user").locator("rect")).to_have_count(14)
+    usage.get_by_role("button", name="By user").click()
+    expect(usage.get_by_role("row", name="bob@example.com")).to_be_visible()
+    usage.get_by_label("Period", exact=True).select_option("7")
+    expect(usage.get_by_role("img", name="Tokens per day by user").locator("rect")).to_have_count(14)
 
 
 def test_api_keys_are_shown_once_and_can_be_revoked(new_page, stack, admin):
+    for existing in stack.api("GET", "/api/keys", token=admin["access_token"]):  # another test's, on this stack
+        stack.api("DELETE", f"/api/keys/{existing['id']}", token=admin["access_token"])
     page = new_page(admin["access_token"])
     page.goto("/keys")
     expect(page.get_by_text("You have no API keys yet.")).to_be_visible()

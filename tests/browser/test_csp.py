@@ -36,6 +36,7 @@ def test_every_file_of_the_page_carries_the_policy(stack, dist: Path) -> None:
                  "/config.json", f"/assets/{asset}"):
         with urllib.request.urlopen(stack.url + path, timeout=10) as r:
             assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+            assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", path  # share links' tokens
 
 
 class _Scripts(HTMLParser):
@@ -73,14 +74,14 @@ def test_only_the_violations_a_test_names_are_forgiven() -> None:
     assert unexpected([attr, console, style], {"script-src-attr"}) == [style]
 
 
-def test_chromium_enforces_the_policy_and_reports_what_it_blocks(playwright_browser, stack) -> None:
+def test_chromium_enforces_the_policy_and_reports_what_it_blocks(playwright_browser, stack, admin) -> None:
     """The listener every browser test relies on does hear a violation: an injected inline
     script (what an XSS in model output would be) is blocked and reported."""
     context = playwright_browser.new_context(base_url=stack.url)
     found: list[str] = []
     report_csp_violations(context, found)
     page = context.new_page()
-    page.goto("/")
+    page.goto("/")  # the sign-in page (`admin` made the first account, whichever test ran first)
     expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
     page.evaluate("""() => {
         document.addEventListener('securitypolicyviolation', () => { window.__heard = true; });

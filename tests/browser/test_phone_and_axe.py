@@ -30,7 +30,7 @@ def _admin_pages(page, stack, admin) -> None:
     page.route("**/api/admin/usage?*", lambda route: route.fulfill(json=usage_report(days(route))))
 
 
-@pytest.mark.parametrize("path", ["/admin/users", "/admin/models", "/admin/usage", "/keys"])
+@pytest.mark.parametrize("path", ["/admin/users", "/admin/models", "/admin/usage", "/admin/audit", "/keys"])
 def test_admin_and_keys_pages_fit_a_phone(new_page, stack, admin, path):
     page = new_page(admin["access_token"], viewport=PHONE)
     _admin_pages(page, stack, admin)
@@ -76,7 +76,8 @@ def test_axe_finds_no_serious_violation(new_page, stack, admin, viewport, dark):
 
     page = new_page(token, viewport=viewport, dark=dark)
     _admin_pages(page, stack, admin)
-    for path in (f"/c/{chat}", "/keys", "/account", "/admin/users", "/admin/models", "/admin/usage", "/admin/settings"):
+    for path in (f"/c/{chat}", "/keys", "/account", "/admin/users", "/admin/models", "/admin/presets", "/admin/usage",
+                 "/admin/settings", "/admin/audit"):
         page.goto(path)
         expect(page.get_by_role("heading", level=1).first).to_be_visible()
         if path.startswith("/c/"):

@@ -58,7 +58,7 @@ def test_the_chat_list_scrolls_searches_and_edits(new_page, stack):
     # Delete, after a confirmation, from the open chat.
     nav.get_by_role("link", name="Imported chat 42").click()
     expect(page.get_by_role("heading", name="Imported chat 42", level=1)).to_be_visible()
-    expect(page.get_by_role("article", name="Your message")).to_have_text("question 42")
+    expect(page.get_by_role("article", name="Your message").locator(".bubble")).to_have_text("question 42")
     nav.get_by_role("button", name="Actions for Imported chat 42").click()
     page.get_by_role("menuitem", name="Delete").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()

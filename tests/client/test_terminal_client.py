@@ -164,3 +164,56 @@ def test_the_new_chats_title_is_printed_above_the_prompt(stack: RunningStack, te
     assert lines[notice + 1:] == ["› /qu"], lines  # the prompt, whole, below it, with what was typed
     screen.type("it\r")  # the rest of the line: readline kept the part typed before
     assert screen.wait_exit() == 0
+
+
+def test_a_preset_is_listed_and_used_like_any_model(stack: RunningStack, terminal: list[Screen],
+                                                    tmp_path: Path) -> None:
+    token = stack.sign_up("preset@example.com")["access_token"]
+    r = httpx.post(f"{stack.url}/api/presets", headers={"authorization": f"Bearer {token}"}, timeout=30,
+                   json={"slug": "brief", "name": "Brief", "base_model": MODEL, "params": {"max_tokens": 3}})
+    assert r.status_code == 201, r.text
+    screen = signed_in(stack, terminal, tmp_path, "preset@example.com")
+    screen.type("/models\r")
+    screen.wait_for("preset/brief  Brief")
+    screen.type("/model preset/brief\r")
+    screen.wait_for("model: preset/brief")
+    screen.type("short please [[tokens=20]]\r")
+    screen.wait_for("[complete")
+    (saved,) = answers(stack, "preset@example.com")
+    assert len(saved.split()) == 3  # the preset's max_tokens
+    screen.type("/quit\r")
+    assert screen.wait_exit() == 0
+
+
+def test_attach_uploads_a_file_for_the_next_message(stack: RunningStack, terminal: list[Screen],
+                                                    tmp_path: Path) -> None:
+    """/attach uploads through POST /api/files and shows the file's name and status; /attach
+    alone lists, /detach clears; a send the server refuses (an image for a text-only model)
+    keeps the attachment for a retry, and the chat goes on."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The harbour codeword is PELICAN-42.\n")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes.fromhex(  # a 1x1 PNG
+        "0000000d4948445200000001000000010802000000907753de0000000c49444154789c63f8cfc0000003010100c9fe92ef"
+        "0000000049454e44ae426082"))
+    screen = signed_in(stack, terminal, tmp_path, "attach@example.com")
+    screen.type(f"/attach {tmp_path / 'missing.txt'}\r")
+    screen.wait_for("error: cannot read")
+    screen.type(f"/attach {notes}\r")
+    screen.wait_for("attached: notes.txt (")
+    screen.type("/attach\r")
+    screen.wait_for("  notes.txt (document, ")
+    screen.type("/detach\r")
+    screen.wait_for("no attachments")
+    screen.type(f"/attach {photo}\r")
+    screen.wait_for("attached: photo.png (")
+    screen.type("what is in the picture?\r")
+    screen.wait_for("(model_not_vision)")
+    screen.wait_for_prompt()
+    screen.type("/attach\r")
+    screen.wait_for("  photo.png (image, ")  # kept: the send was refused
+    screen.type("/detach\r")
+    screen.type("hello [[tokens=3]]\r")
+    screen.wait_for("[complete")
+    screen.type("/quit\r")
+    assert screen.wait_exit() == 0

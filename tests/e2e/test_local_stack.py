@@ -75,19 +75,27 @@ def client(stack, *args: str) -> tuple[subprocess.Popen, Output]:
     return process, Output(process.stdout)
 
 
+def type_in(process: subprocess.Popen, text: bytes) -> None:
+    process.stdin.write(text)
+    process.stdin.flush()
+
+
+def answer_starts(process: subprocess.Popen, out: Output, prompt: bytes, then_wait_s: float) -> None:
+    """Type a prompt, see the answer start, and let it run on a little."""
+    type_in(process, prompt)
+    out.wait_for(" ", 30)
+    time.sleep(then_wait_s)
+
+
 def test_terminal_client_chats_stops_regenerates_edits_and_lists_chats(stack):
     stack.sign_up("tty@example.com")
     process, out = client(stack, "--email", "tty@example.com")
     try:
         out.wait_for("signed in as tty@example.com")
-        process.stdin.write(b"tell me a long story [[tokens=400]] [[rate=40]]\n")
-        process.stdin.flush()
-        out.wait_for(" ", 30)
-        time.sleep(1.0)
+        answer_starts(process, out, b"tell me a long story [[tokens=400]] [[rate=40]]\n", 1.0)
         process.send_signal(signal.SIGINT)  # stops the answer, not the client
         out.wait_for("[stopped", 10)
-        process.stdin.write(b"a short one [[tokens=5]]\n/retry\n/edit reworded [[echo=1]]\n/chats\n/quit\n")
-        process.stdin.flush()
+        type_in(process, b"a short one [[tokens=5]]\n/retry\n/edit reworded [[echo=1]]\n/chats\n/quit\n")
         assert process.wait(30) == 0
         text = out.text
         assert text.count("[complete · 5 tokens") == 2 and "reworded" in text.split("/edit")[-1] and "1. " in text
@@ -103,10 +111,7 @@ def test_terminal_client_reconnects_and_resumes_after_a_dropped_connection(stack
     process, out = client(stack, "--api-key", key["key"])
     try:
         out.wait_for("model:")
-        process.stdin.write(b"count slowly [[tokens=120]] [[rate=40]]\n")
-        process.stdin.flush()
-        out.wait_for(" ", 30)
-        time.sleep(0.5)
+        answer_starts(process, out, b"count slowly [[tokens=120]] [[rate=40]]\n", 0.5)
         with sqlite3.connect(stack.home / "omnichat.db") as db:
             (connection_id,), = db.execute(
                 "SELECT connection_id FROM connections JOIN api_keys ON api_keys.user_id = connections.user_id")
@@ -120,8 +125,7 @@ def test_terminal_client_reconnects_and_resumes_after_a_dropped_connection(stack
             ConnectionId=connection_id)  # the network drops it
         out.wait_for("[reconnected; resuming]", 20)
         out.wait_for("[complete · 120 tokens", 30)
-        process.stdin.write(b"/quit\n")
-        process.stdin.flush()
+        type_in(process, b"/quit\n")
         assert process.wait(20) == 0
     finally:
         process.kill()

@@ -96,6 +96,11 @@ def test_format_2_0_response_inference(client: httpx.Client) -> None:
     assert response.content == b"\x89PNG\r\n\x1a\n\x00\x01\x02\xff" and response.headers["content-type"] == "image/png"
 
 
+def test_one_content_length_for_the_body_sent(client: httpx.Client) -> None:
+    response = client.get("/api/own-length")
+    assert response.headers.get_list("content-length") == ["4"] and response.text == "four"
+
+
 def test_a_raising_handler_is_a_500_and_the_server_keeps_serving(client: httpx.Client) -> None:
     for _ in range(3):
         response = client.get("/api/boom")

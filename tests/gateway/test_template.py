@@ -96,62 +96,51 @@ def broken(tmp_path: Path, resources: str) -> Path:
     return path
 
 
-BROKEN = {
-    "MissingIntegration": ("""
-  MissingIntegration:
+def http_function(name: str, code_uri: str, path: str, handler: str = "app.handler", runtime: str = "") -> str:
+    """A function behind one HTTP API route (GET `path`), as YAML under Resources:."""
+    runtime_line = f"\n      Runtime: {runtime}" if runtime else ""
+    return f"""
+  {name}:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {code_uri}
+      Handler: {handler}{runtime_line}
+      Events:
+        Api:
+          Type: HttpApi
+          Properties: {{ApiId: !Ref HttpApi, Path: {path}, Method: GET}}
+"""
+
+
+def ws_route(name: str, api: str, route_key: str, **properties: str) -> str:
+    """A WebSocket API route with more `properties`, as YAML under Resources:."""
+    more = "".join(f"\n      {key}: {value}" for key, value in properties.items())
+    return f"""
+  {name}:
     Type: AWS::ApiGatewayV2::Route
     Properties:
-      ApiId: !Ref WsApi
-      RouteKey: chat.send
-      Target: integrations/NoSuchIntegration
-""", "Target 'integrations/NoSuchIntegration'"),
+      ApiId: !Ref {api}
+      RouteKey: {route_key}{more}
+"""
+
+
+BROKEN = {
+    "MissingIntegration": (ws_route("MissingIntegration", "WsApi", "chat.send",
+                                    Target="integrations/NoSuchIntegration"),
+                           "Target 'integrations/NoSuchIntegration'"),
     "MockIntegration": ("""
   MockIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref WsApi
-      IntegrationType: MOCK
-  MockRoute:
-    Type: AWS::ApiGatewayV2::Route
-    Properties:
-      ApiId: !Ref WsApi
-      RouteKey: mock
-      Target: !Sub integrations/${MockIntegration}
-""", "IntegrationType 'MOCK'"),
-    "NodeFunction": ("""
-  NodeFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: functions/http
-      Handler: index.handler
-      Runtime: nodejs20.x
-      Events:
-        Api:
-          Type: HttpApi
-          Properties: {ApiId: !Ref HttpApi, Path: /node, Method: GET}
-""", "runtime 'nodejs20.x'"),
-    "NoHandlerModule": ("""
-  NoHandlerModule:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: functions/does-not-exist
-      Handler: app.handler
-      Events:
-        Api:
-          Type: HttpApi
-          Properties: {ApiId: !Ref HttpApi, Path: /missing, Method: GET}
-""", "no handler module"),
-    "GreedyInTheMiddle": ("""
-  GreedyInTheMiddle:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: functions/http
-      Handler: app.handler
-      Events:
-        Api:
-          Type: HttpApi
-          Properties: {ApiId: !Ref HttpApi, Path: "/a/{rest+}/b", Method: GET}
-""", "not a valid HTTP API path"),
+      IntegrationType: MOCK""" + ws_route("MockRoute", "WsApi", "mock", Target="!Sub integrations/${MockIntegration}"),
+                        "IntegrationType 'MOCK'"),
+    "NodeFunction": (http_function("NodeFunction", "functions/http", "/node", "index.handler", "nodejs20.x"),
+                     "runtime 'nodejs20.x'"),
+    "NoHandlerModule": (http_function("NoHandlerModule", "functions/does-not-exist", "/missing"),
+                        "no handler module"),
+    "GreedyInTheMiddle": (http_function("GreedyInTheMiddle", "functions/http", '"/a/{rest+}/b"'),
+                          "not a valid HTTP API path"),
     "JwtAuthorizer": ("""
   JwtAuthorizer:
     Type: AWS::ApiGatewayV2::Authorizer
@@ -162,15 +151,9 @@ BROKEN = {
     Type: AWS::ApiGatewayV2::Api
     Properties:
       ProtocolType: WEBSOCKET
-      RouteSelectionExpression: $request.body.action
-  JwtConnect:
-    Type: AWS::ApiGatewayV2::Route
-    Properties:
-      ApiId: !Ref JwtApi
-      RouteKey: $connect
-      AuthorizationType: CUSTOM
-      AuthorizerId: !Ref JwtAuthorizer
-""", "AuthorizerType 'JWT'"),
+      RouteSelectionExpression: $request.body.action""" + ws_route(
+        "JwtConnect", "JwtApi", "$connect", AuthorizationType="CUSTOM", AuthorizerId="!Ref JwtAuthorizer"),
+                      "AuthorizerType 'JWT'"),
     "HeaderSelection": ("""
   HeaderSelection:
     Type: AWS::ApiGatewayV2::Api

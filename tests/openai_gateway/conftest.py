@@ -21,6 +21,7 @@ from local.serve import ServerThread
 from omnichat.catalog import catalog
 from omnichat.db.engine import session_scope
 from omnichat.db.models import UsageRecord
+from tests.conftest import app_for
 from tests.helpers import Account, set_policy, sign_up
 
 OLLAMA_MODEL = "ollama/omnichat-test:latest"
@@ -78,14 +79,14 @@ def app(live_settings):  # type: ignore[no-untyped-def]
     """The REST API (for sign-up, keys, admin actions) on the same settings."""
     from omnichat.api.app import create_app
 
-    return create_app(live_settings)
+    return app_for(create_app, live_settings)
 
 
 @pytest.fixture
 def gateway_app(live_settings):  # type: ignore[no-untyped-def]
     from omnichat.openai_compat.app import create_app
 
-    return create_app(live_settings, max_body_bytes=256 * 1024)
+    return app_for(create_app, live_settings, max_body_bytes=256 * 1024)
 
 
 class Swappable:

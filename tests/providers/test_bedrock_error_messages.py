@@ -14,8 +14,6 @@ from botocore.exceptions import ClientError
 
 from local.bedrock.access import DENIALS
 from local.bedrock.errors import ERROR_STATUS, STREAM_EXCEPTIONS
-from omnichat.config import Settings
-from omnichat.providers.bedrock import BedrockProvider
 from omnichat.providers.errors import ProviderError
 from omnichat.providers.types import ChatRequest, Message, TextDelta
 from tests.providers.conftest_bedrock import (  # noqa: F401  (fixtures)
@@ -24,6 +22,7 @@ from tests.providers.conftest_bedrock import (  # noqa: F401  (fixtures)
     bedrock_server,
     boto_client,
     closed_port,
+    provider_for,
     run,
     user,
 )
@@ -56,13 +55,6 @@ IN_STREAM_CODES = {
     "throttlingException": "throttled",
     "serviceUnavailableException": "provider_unavailable",
 }
-
-
-def provider_for(url: str, **overrides: Any) -> BedrockProvider:
-    settings = Settings(bedrock_enabled=True, aws_region="us-east-1", bedrock_runtime_endpoint=url,
-                        bedrock_endpoint=url, provider_connect_timeout_s=2.0, provider_read_timeout_s=10.0,
-                        provider_max_attempts=1)
-    return BedrockProvider(settings.with_overrides(**overrides))
 
 
 def failure(url: str, text: str = "x [[tokens=6]]", model: str = HAIKU, **overrides: Any

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from omnichat.config import Settings
 from omnichat.providers.bedrock import BedrockProvider, _StreamState, converse_params
 from omnichat.providers.errors import (
     AccessDenied,
@@ -48,6 +47,7 @@ from tests.providers.conftest_bedrock import (  # noqa: F401  (fixtures)
     bedrock_server,
     closed_port,
     collect,
+    provider_for,
     run,
 )
 
@@ -55,13 +55,6 @@ HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 SONNET_PROFILE = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 WEATHER = ToolSpec("get_weather", "Weather for a city", {
     "type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}})
-
-
-def provider_for(url: str, **overrides: Any) -> BedrockProvider:
-    settings = Settings(bedrock_enabled=True, aws_region="us-east-1", bedrock_runtime_endpoint=url,
-                        bedrock_endpoint=url, provider_connect_timeout_s=2.0,
-                        provider_read_timeout_s=10.0, provider_max_attempts=1)
-    return BedrockProvider(settings.with_overrides(**overrides))
 
 
 def ask(text: str, model: str = HAIKU, **kwargs: Any) -> ChatRequest:
@@ -176,13 +169,19 @@ def test_cache_usage_is_reported() -> None:
     assert state.finish().usage == Usage(3, 4, cache_read_tokens=80, cache_write_tokens=0)
 
 
-def test_list_models_lists_streaming_text_models_and_profile_only_ones(bedrock) -> None:
+def test_list_models_lists_streaming_text_models_and_their_cross_region_profiles(bedrock) -> None:
     models = {m.id: m for m in run(provider_for(bedrock.url).list_models)}
     assert f"bedrock/{HAIKU}" in models  # on demand: by model id ...
-    assert f"bedrock/us.{HAIKU}" not in models  # ... and not again through its profile
+    assert models[f"bedrock/us.{HAIKU}"].details["inference_profile"] is True  # ... and through its profile
+    assert f"bedrock/eu.{HAIKU}" not in models  # us-east-1 lists only the profiles of its geography
     profile_only = models["bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0"]
     assert profile_only.name == "us.anthropic.claude-3-5-haiku-20241022-v1:0"
     assert profile_only.details["inference_profile"] is True
+    assert profile_only.details["routes_to"] == ["us-east-1", "us-east-2", "us-west-2"]
+    world = models["bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0"]  # a global profile
+    assert world.display_name == "Global Claude Haiku 4.5" and len(world.details["routes_to"]) > 3
+    assert not any(m.details["inference_profile"] and not m.name.startswith(("us.", "global."))
+                   for m in models.values())
     assert "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0" not in models
     assert "bedrock/amazon.titan-embed-text-v2:0" not in models  # embeddings
     assert "bedrock/stability.sd3-5-large-v1:0" not in models  # images
@@ -215,17 +214,12 @@ def test_tool_choice_and_thinking_parameters() -> None:
     assert params(reasoning_budget=2000, max_tokens=8000)["inferenceConfig"] == {"maxTokens": 8000}
 
 
-# ---- retries and failures -------------------------------------------------------------
-def test_throttling_is_retried_then_succeeds(bedrock) -> None:
-    bedrock.state.faults.error("ThrottlingException", times=2)
-    events = stream(provider_for(bedrock.url, provider_max_attempts=3), ask("x [[tokens=2]]"))
-    assert events[-1].stop_reason == "end_turn"
-    assert len(bedrock.state.journal.entries("ConverseStream")) == 3
-
-
+# ---- failures (retries: test_bedrock_retries.py) ---------------------------------------
 def test_throttling_exhausted_raises_throttled(bedrock) -> None:
     bedrock.state.faults.error("ThrottlingException", times=5)
-    _, error = stream_until_error(provider_for(bedrock.url, provider_max_attempts=2), ask("x"))
+    provider = provider_for(bedrock.url, provider_max_attempts=2)
+    provider.client().retry.sleep = lambda seconds: None
+    _, error = stream_until_error(provider, ask("x"))
     assert type(error) is Throttled and error.retryable and error.status == 429
     assert len(bedrock.state.journal.entries("ConverseStream")) == 2
 

@@ -9,11 +9,10 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import TEST_MODEL, Conn, ServerThread
+from conftest import TEST_MODEL, Conn, FakeFactory, Script, ServerThread, chunk, refusal, streams
 
 from local.ollama import create_app
 from omnichat.config import Settings
@@ -21,8 +20,6 @@ from omnichat.providers.errors import ProviderError
 from omnichat.providers.ollama import OllamaProvider
 from omnichat.providers.types import ChatRequest, Message, TextDelta, ToolSpec
 from tests.user_facing import PROVIDER_CODES, assert_user_facing
-
-FakeFactory = Callable[[Callable[[Conn], None]], Any]
 
 
 def failure(url: str, text: str = "hi", model: str = TEST_MODEL, **request: Any) -> tuple[str, ProviderError]:
@@ -73,55 +70,23 @@ def test_an_unreachable_host_is_not_shown_to_the_user() -> None:
     assert error.code == "provider_unavailable" and url in error.detail
 
 
-def _status(code: int, message: str) -> Callable[[Conn], None]:
-    return lambda conn: conn.head(code, body=json.dumps({"error": message}).encode())
-
-
-def _chunk(text: str) -> str:
-    return json.dumps({"model": "m", "message": {"role": "assistant", "content": text}, "done": False})
-
-
-def _error_line(conn: Conn) -> None:
-    conn.head()
-    conn.line(_chunk("Hello"))
-    conn.line(json.dumps({"error": "an error was encountered while running the model: GGML_ASSERT(n > 0) failed"}))
-    conn.end()
-
-
-def _stall(conn: Conn) -> None:
-    conn.head()
-    conn.line(_chunk("Hello"))
-    time.sleep(2)
-
-
-def _reset(conn: Conn) -> None:
-    conn.head()
-    conn.line(_chunk("Hello"))
-    conn.reset()
-
-
-def _garbage(conn: Conn) -> None:
-    conn.head()
-    conn.line('{"model": "m", "message": {"content": "bro')
-    conn.end()
-
-
 # Ollama's wordings (its issues and server code) for each failure, and the code each gets.
-SCRIPTS: dict[str, tuple[Callable[[Conn], None], str]] = {
-    "in-stream error line": (_error_line, "provider_error"),
-    "429": (_status(429, "too many requests"), "throttled"),
-    "503 queue full": (_status(503, "server busy, please try again.  maximum pending requests exceeded"),
+SCRIPTS: dict[str, tuple[Script, str]] = {
+    "in-stream error line": (streams(chunk("Hello"), json.dumps(
+        {"error": "an error was encountered while running the model: GGML_ASSERT(n > 0) failed"})), "provider_error"),
+    "429": (refusal(429, "too many requests"), "throttled"),
+    "503 queue full": (refusal(503, "server busy, please try again.  maximum pending requests exceeded"),
                        "provider_unavailable"),
-    "502 from a proxy": (_status(502, "Bad Gateway"), "provider_unavailable"),
-    "500 out of memory": (_status(500, "model requires more system memory (8.0 GiB) than is available (4.0 GiB)"),
+    "502 from a proxy": (refusal(502, "Bad Gateway"), "provider_unavailable"),
+    "500 out of memory": (refusal(500, "model requires more system memory (8.0 GiB) than is available (4.0 GiB)"),
                           "provider_error"),
-    "500 runner died": (_status(500, "llama runner process has terminated: signal: killed"), "provider_error"),
-    "401 behind a proxy": (_status(401, "unauthorized"), "access_denied"),
-    "400 context": (_status(400, "the input length exceeds the context length"), "context_too_long"),
-    "404": (_status(404, "model 'llama9:70b' not found"), "model_not_found"),
-    "stall mid-stream": (_stall, "timeout"),
-    "reset mid-stream": (_reset, "provider_unavailable"),
-    "malformed line": (_garbage, "provider_error"),
+    "500 runner died": (refusal(500, "llama runner process has terminated: signal: killed"), "provider_error"),
+    "401 behind a proxy": (refusal(401, "unauthorized"), "access_denied"),
+    "400 context": (refusal(400, "the input length exceeds the context length"), "context_too_long"),
+    "404": (refusal(404, "model 'llama9:70b' not found"), "model_not_found"),
+    "stall mid-stream": (streams(chunk("Hello"), then=lambda conn: time.sleep(2)), "timeout"),
+    "reset mid-stream": (streams(chunk("Hello"), then=Conn.reset), "provider_unavailable"),
+    "malformed line": (streams('{"model": "m", "message": {"content": "bro'), "provider_error"),
 }
 
 
@@ -137,5 +102,5 @@ def test_every_failure_has_a_stable_code_and_a_plain_message(fake_ollama: FakeFa
 def test_memory_and_partial_text(fake_ollama: FakeFactory) -> None:
     _, error = failure(fake_ollama(SCRIPTS["500 out of memory"][0]).url)
     assert "memory" in error.message
-    partial, error = failure(fake_ollama(_error_line).url)
+    partial, error = failure(fake_ollama(SCRIPTS["in-stream error line"][0]).url)
     assert partial == error.partial_text == "Hello" and "GGML" in error.detail

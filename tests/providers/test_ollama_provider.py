@@ -14,13 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import REPO, SMOL, TEST_MODEL, Conn, ServerThread, expected_text
+from conftest import REPO, SMOL, TEST_MODEL, Conn, FakeFactory, ServerThread, chunk, expected_text, refusal, streams
 
 from omnichat.config import Settings
 from omnichat.providers.errors import (
@@ -48,8 +47,6 @@ from omnichat.providers.types import (
     ToolUseDelta,
 )
 
-FakeFactory = Callable[[Callable[[Conn], None]], Any]
-
 
 def provider(url: str, **settings: Any) -> OllamaProvider:
     values = {"ollama_host": url, "provider_max_attempts": 1, "provider_read_timeout_s": 10.0} | settings
@@ -69,11 +66,6 @@ async def collect(p: OllamaProvider, request: ChatRequest) -> list[StreamEvent]:
 
 def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
-
-
-def chunk(text: str, done: bool = False, **extra: Any) -> str:
-    return json.dumps({"model": "m", "created_at": "2025-01-01T00:00:00Z",
-                       "message": {"role": "assistant", "content": text}, "done": done} | extra)
 
 
 # ---- against the local server ------------------------------------------------------------
@@ -221,14 +213,8 @@ def test_backend_dying_mid_stream_keeps_the_partial_text(tmp_path: Path) -> None
 
 
 def test_error_line_mid_stream_carries_partial_text(fake_ollama: FakeFactory) -> None:
-    def script(conn: Conn) -> None:
-        conn.head()
-        conn.line(chunk("Hello"))
-        conn.line(chunk(", wor"))
-        conn.line(json.dumps({"error": "an error was encountered while running the model: GGML_ASSERT"}))
-        conn.end()
-
-    fake = fake_ollama(script)
+    error = json.dumps({"error": "an error was encountered while running the model: GGML_ASSERT"})
+    fake = fake_ollama(streams(chunk("Hello"), chunk(", wor"), error))
     with pytest.raises(ProviderError) as err:
         run(collect(provider(fake.url), ask("hi")))
     assert err.value.partial_text == "Hello, wor" and "GGML_ASSERT" in err.value.detail
@@ -236,16 +222,13 @@ def test_error_line_mid_stream_carries_partial_text(fake_ollama: FakeFactory) ->
 
 
 def test_throttled_and_unavailable_statuses(fake_ollama: FakeFactory) -> None:
-    def status(code: int, message: str) -> Callable[[Conn], None]:
-        return lambda conn: conn.head(code, body=json.dumps({"error": message}).encode())
-
     with pytest.raises(Throttled) as err:
-        run(collect(provider(fake_ollama(status(429, "too many requests")).url), ask("hi")))
+        run(collect(provider(fake_ollama(refusal(429, "too many requests")).url), ask("hi")))
     assert err.value.retryable and err.value.status == 429
     with pytest.raises(ProviderUnavailable):
-        run(collect(provider(fake_ollama(status(503, "server busy")).url), ask("hi")))
+        run(collect(provider(fake_ollama(refusal(503, "server busy")).url), ask("hi")))
     with pytest.raises(ContextTooLong):
-        run(collect(provider(fake_ollama(status(400, "the input length exceeds the context length")).url), ask("hi")))
+        run(collect(provider(fake_ollama(refusal(400, "the input length exceeds the context length")).url), ask("hi")))
 
 
 def test_read_timeout_mid_stream_and_before_headers(fake_ollama: FakeFactory) -> None:
@@ -269,29 +252,14 @@ def test_read_timeout_mid_stream_and_before_headers(fake_ollama: FakeFactory) ->
 
 
 def test_malformed_ndjson_is_a_provider_error(fake_ollama: FakeFactory) -> None:
-    def script(conn: Conn) -> None:
-        conn.head()
-        conn.line(chunk("ok so far"))
-        conn.line('{"model": "m", "message": {"content": "bro')
-        conn.end()
-
+    script = streams(chunk("ok so far"), '{"model": "m", "message": {"content": "bro')
     with pytest.raises(ProviderError) as err:
         run(collect(provider(fake_ollama(script).url), ask("hi")))
     assert "malformed" in err.value.detail and err.value.partial_text == "ok so far"
 
 
 def test_connection_reset_and_early_end_are_unavailable(fake_ollama: FakeFactory) -> None:
-    def reset(conn: Conn) -> None:
-        conn.head()
-        conn.line(chunk("half"))
-        conn.reset()
-
-    def ends_without_done(conn: Conn) -> None:
-        conn.head()
-        conn.line(chunk("half"))
-        conn.end()
-
-    for script in (reset, ends_without_done):
+    for script in (streams(chunk("half"), then=Conn.reset), streams(chunk("half"))):  # the second: no `done`
         with pytest.raises(ProviderUnavailable) as err:
             run(collect(provider(fake_ollama(script).url), ask("hi")))
         assert err.value.partial_text == "half"
@@ -349,3 +317,15 @@ def test_importing_the_provider_is_cheap() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.split() == ["False", "False"]
 
+
+
+def test_embedding_models_are_marked_so_chat_pickers_leave_them_out(fake_ollama: FakeFactory) -> None:
+    """Ollama's /api/tags names the family only: an encoder (BERT) family embeds and cannot chat."""
+    tags = {"models": [
+        {"name": "all-minilm:l6-v2", "details": {"family": "bert", "families": ["bert"]}},
+        {"name": "nomic-embed-text:latest", "details": {"family": "nomic-bert"}},
+        {"name": "smollm2:135m", "details": {"family": "llama"}},
+    ]}
+    fake = fake_ollama(lambda conn: conn.head(body=json.dumps(tags).encode(), chunked=False))
+    found = {m.name: m.details.get("capabilities") for m in run(provider(fake.url).list_models())}
+    assert found == {"all-minilm:l6-v2": ["embedding"], "nomic-embed-text:latest": ["embedding"], "smollm2:135m": None}

@@ -131,26 +131,9 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture
 def cfn_responses() -> Any:
-    """CloudFormation's side of a custom resource: a loopback URL the function PUTs its
-    answer to (as to the presigned S3 URL in a real event), and the answers received."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    """CloudFormation's side of a custom resource: (the URL the function PUTs its answer to,
+    the answers received)."""
+    from tests.helpers import CfnResponses
 
-    received: list[dict[str, Any]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
-            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/cfn-response", received
-    server.shutdown()
-    server.server_close()
+    with CfnResponses() as cloudformation:
+        yield cloudformation.url, cloudformation.received

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.serve import LoopbackHTTPServer
 
 LAYERS = {"sha256:aaa": 4_000_000, "sha256:bbb": 1_000_000}
 
@@ -37,7 +39,7 @@ def script(model: str) -> list[Any]:
     return lines
 
 
-class FakeOllama(ThreadingHTTPServer):
+class FakeOllama(LoopbackHTTPServer):
     daemon_threads = True
 
     def __init__(self) -> None:
@@ -94,7 +96,7 @@ class FakeOllama(ThreadingHTTPServer):
                 finally:
                     outer._leave()
 
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
@@ -109,11 +111,3 @@ class FakeOllama(ThreadingHTTPServer):
     def _leave(self) -> None:
         with self._lock:
             self.active -= 1
-
-    def __enter__(self) -> FakeOllama:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()

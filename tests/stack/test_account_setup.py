@@ -48,6 +48,16 @@ def function(template: dict[str, Any]) -> types.ModuleType:
     return module
 
 
+@pytest.fixture
+def run_setup(function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any],
+              cfn_responses: Any) -> Any:
+    """run_setup(resource, request="Create", **changes): the function handles CloudFormation's
+    request for that resource of the template (on the `aws` account); its answer."""
+    url, received = cfn_responses
+    return lambda resource, request="Create", **changes: invoke(function, template, resource, url, received,
+                                                                request, **changes)
+
+
 def invoke(function: types.ModuleType, template: dict[str, Any], resource: str, url: str,
            received: list[dict[str, Any]], request: str = "Create", **changes: Any) -> dict[str, Any]:
     properties = {k: v for k, v in template["Resources"][resource]["Properties"].items() if not isinstance(v, dict)}
@@ -67,10 +77,8 @@ def test_the_inline_code_fits_cloudformations_zipfile_limit(template: dict[str, 
     assert len(code.encode()) <= 4096
 
 
-def test_an_account_that_never_used_ecs_gets_the_service_linked_role(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
-    answer = invoke(function, template, "EcsServiceLinkedRole", url, received)
+def test_an_account_that_never_used_ecs_gets_the_service_linked_role(run_setup: Any, aws: dict[str, Any]) -> None:
+    answer = run_setup("EcsServiceLinkedRole")
     assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Created": "true"}
     assert ecs_service_linked_roles(aws)  # one, by its path (moto spells the name "AWSServiceRoleForecs")
 
@@ -85,22 +93,17 @@ def seed_ecs_service_linked_role(aws: dict[str, Any]) -> dict[str, Any]:
     return aws["iam"].create_role(RoleName=ECS_ROLE, Path=ECS_ROLE_PATH, AssumeRolePolicyDocument=trust)["Role"]
 
 
-def test_an_account_with_the_role_is_left_as_it_is(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
+def test_an_account_with_the_role_is_left_as_it_is(run_setup: Any, aws: dict[str, Any]) -> None:
     created = seed_ecs_service_linked_role(aws)
     for request in ("Create", "Update"):
-        answer = invoke(function, template, "EcsServiceLinkedRole", url, received, request=request)
+        answer = run_setup("EcsServiceLinkedRole", request=request)
         assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Created": "false"}
     assert [r["RoleId"] for r in ecs_service_linked_roles(aws)] == [created["RoleId"]]
 
 
-def test_deleting_the_stack_keeps_the_account_wide_role(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
-    invoke(function, template, "EcsServiceLinkedRole", url, received)
-    answer = invoke(function, template, "EcsServiceLinkedRole", url, received, request="Delete",
-                    PhysicalResourceId="omnichat-ecs-service-linked-role")
+def test_deleting_the_stack_keeps_the_account_wide_role(run_setup: Any, aws: dict[str, Any]) -> None:
+    run_setup("EcsServiceLinkedRole")
+    answer = run_setup("EcsServiceLinkedRole", request="Delete", PhysicalResourceId="omnichat-ecs-service-linked-role")
     assert answer["Status"] == "SUCCESS"
     assert len(ecs_service_linked_roles(aws)) == 1
 
@@ -113,43 +116,39 @@ def account_role(aws: dict[str, Any]) -> str:
     return aws["apigateway"].get_account().get("cloudwatchRoleArn", "")
 
 
-def test_an_account_without_an_api_gateway_logging_role_gets_this_stacks(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
+def set_account_role(aws: dict[str, Any], arn: str) -> None:
+    aws["apigateway"].update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+
+
+def test_an_account_without_an_api_gateway_logging_role_gets_this_stacks(run_setup: Any, aws: dict[str, Any]) -> None:
     ours = make_role(aws, "omnichat-ApiGatewayCloudWatchRole-1")
-    answer = invoke(function, template, "ApiGatewayLoggingRole", url, received, RoleArn=ours)
+    answer = run_setup("ApiGatewayLoggingRole", RoleArn=ours)
     assert answer["Status"] == "SUCCESS" and answer["Data"] == {"RoleArn": ours, "Changed": "true"}
     assert account_role(aws) == ours
 
 
-def test_a_working_role_another_stack_set_is_not_overwritten(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
+def test_a_working_role_another_stack_set_is_not_overwritten(run_setup: Any, aws: dict[str, Any]) -> None:
     theirs, ours = make_role(aws, "their-apigw-logs"), make_role(aws, "omnichat-ApiGatewayCloudWatchRole-1")
-    aws["apigateway"].update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": theirs}])
-    answer = invoke(function, template, "ApiGatewayLoggingRole", url, received, RoleArn=ours)
+    set_account_role(aws, theirs)
+    answer = run_setup("ApiGatewayLoggingRole", RoleArn=ours)
     assert answer["Status"] == "SUCCESS" and answer["Data"] == {"RoleArn": theirs, "Changed": "false"}
     assert account_role(aws) == theirs
 
 
-def test_a_setting_left_pointing_at_a_deleted_role_is_repaired(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any) -> None:
-    url, received = cfn_responses
+def test_a_setting_left_pointing_at_a_deleted_role_is_repaired(run_setup: Any, aws: dict[str, Any]) -> None:
     gone = make_role(aws, "torn-down-stack-role")
-    aws["apigateway"].update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": gone}])
+    set_account_role(aws, gone)
     aws["iam"].delete_role(RoleName="torn-down-stack-role")
     ours = make_role(aws, "omnichat-ApiGatewayCloudWatchRole-1")
-    answer = invoke(function, template, "ApiGatewayLoggingRole", url, received, RoleArn=ours)
+    answer = run_setup("ApiGatewayLoggingRole", RoleArn=ours)
     assert answer["Data"] == {"RoleArn": ours, "Changed": "true"} and account_role(aws) == ours
 
 
-def test_a_failure_is_reported_with_what_to_do_never_left_to_time_out(
-        function: types.ModuleType, template: dict[str, Any], aws: dict[str, Any], cfn_responses: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    url, received = cfn_responses
+def test_a_failure_is_reported_with_what_to_do_never_left_to_time_out(run_setup: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: IAM unreachable
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    answer = invoke(function, template, "EcsServiceLinkedRole", url, received)
+    answer = run_setup("EcsServiceLinkedRole")
     assert answer["Status"] == "FAILED"
     assert "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com" in answer["Reason"]
     assert "CreateEcsServiceLinkedRole=false" in answer["Reason"]

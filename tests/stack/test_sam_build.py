@@ -45,7 +45,7 @@ def _code_uris() -> list[str]:
 def test_sam_build_succeeds_on_python312(build_dir: Path) -> None:
     built = load_template(build_dir / "template.yaml")["Resources"]
     functions = {n: r for n, r in built.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == len(_code_uris()) == 8
+    assert len(functions) == len(_code_uris()) == 9
     for name, f in functions.items():
         code = build_dir / f["Properties"]["CodeUri"]
         handler = f["Properties"].get("Handler", "app.handler")

@@ -21,10 +21,12 @@ FUNCTIONS = {
     "WsDisconnectFunction": "functions/ws_disconnect",
     "WsChatFunction": "functions/ws_chat",
     "MigrateFunction": "functions/migrate",
+    "IndexerFunction": "functions/indexer",
 }
 ENV_NAMES = {
     "OMNICHAT_ENV", "OMNICHAT_DB_SECRET_ARN", "OMNICHAT_DB_HOST", "OMNICHAT_DB_NAME", "OMNICHAT_JWT_SECRET_ARN",
-    "OLLAMA_HOST", "OMNICHAT_OLLAMA_ENABLED", "OMNICHAT_BEDROCK_ENABLED", "OMNICHAT_WS_ENDPOINT",
+    "OLLAMA_HOST", "OMNICHAT_OLLAMA_DISCOVERY", "OMNICHAT_OLLAMA_ENABLED", "OMNICHAT_BEDROCK_ENABLED",
+    "OMNICHAT_WS_ENDPOINT", "OMNICHAT_FILES_BUCKET", "OMNICHAT_INDEX_QUEUE_URL", "OMNICHAT_EMBED_MODEL",
     "POWERTOOLS_SERVICE_NAME", "LOG_LEVEL",
 }
 WS_CHAT_ROUTES = {"$default", "ping", "chat.send", "chat.stop", "chat.regenerate", "chat.edit", "chat.resume",
@@ -61,6 +63,9 @@ def test_globals_environment_is_exactly_the_contract(template: dict[str, Any]) -
     assert sub_text(env["OMNICHAT_WS_ENDPOINT"]) == \
         "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"
     assert env["LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert env["OMNICHAT_FILES_BUCKET"] == {"Ref": "FilesBucket"}
+    assert env["OMNICHAT_INDEX_QUEUE_URL"] == {"Ref": "IndexQueue"}
+    assert env["OMNICHAT_EMBED_MODEL"] == {"Ref": "EmbedModel"}
 
 
 def test_ollama_host_is_the_cloud_map_name_of_the_ollama_service(template: dict[str, Any],
@@ -72,6 +77,8 @@ def test_ollama_host_is_the_cloud_map_name_of_the_ollama_service(template: dict[
     assert constants["Url"] == f"http://{service}.{constants['Namespace']}:11434"
     assert template["Globals"]["Function"]["Environment"]["Variables"]["OLLAMA_HOST"] == \
         {"Fn::FindInMap": ["Constants", "Ollama", "Url"]}
+    # Every healthy task is a node: the name's A records (MULTIVALUE), read by the router.
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["OMNICHAT_OLLAMA_DISCOVERY"] == "dns"
 
 
 def test_the_core_layer_is_built_from_layers_omnichat_for_python312(resources: dict[str, Any]) -> None:
@@ -129,6 +136,9 @@ def test_http_routes(functions: dict[str, Any]) -> None:
     routes = {}
     for name, f in functions.items():
         for event in f["Properties"].get("Events", {}).values():
+            if name == "IndexerFunction":  # fed by the index queue and its schedule, no route
+                assert event["Type"] in ("SQS", "Schedule"), name
+                continue
             assert event["Type"] == "HttpApi", name
             p = event["Properties"]
             assert p["ApiId"] == {"Ref": "HttpApi"}

@@ -4,6 +4,8 @@ service, the frontend and the alarms."""
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +17,9 @@ BAD_VALUES = {
     "EnableOllama": ["yes", "True"],
     "EnableBedrock": ["1"],
     "OllamaInstanceType": ["p5.48xlarge", "t3.micro"],
-    "OllamaDesiredCount": ["-1", "5", "two"],
+    "OllamaDesiredCount": ["-1", "9", "two"],
+    "OllamaMaxCount": ["-1", "9"],  # Cloud Map's DNS answers at most 8 tasks: more would never be found
+    "OllamaScalingCpuTarget": ["5", "95"],
     "OllamaModels": ["llama3 8b", "llama3: 8b", ",llama3", "llama3,,qwen", "llama3;rm -rf /"],
     "OllamaKeepAlive": ["30 minutes", "-2", "5d"],
     "OllamaNumParallel": ["0", "17"],
@@ -99,12 +103,60 @@ def test_websocket_functions_may_manage_only_this_stages_connections(resources: 
 
 
 def test_bedrock_invocation_is_scoped_to_models_and_inference_profiles(resources: dict[str, Any]) -> None:
-    invoke, listing = _policy_statements(resources, "BedrockInvokePolicy")
-    assert sorted(invoke["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    arns = [sub_text(r) for r in invoke["Resource"]]
-    assert all(":foundation-model/" in a or ":inference-profile/" in a or ":application-inference-profile/" in a
-               for a in arns) and len(arns) == 3
+    direct, routed, listing = _policy_statements(resources, "BedrockInvokePolicy")
+    for invoke in (direct, routed):
+        assert sorted(invoke["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert all(":${AWS::Region}:" in sub_text(r) for r in direct["Resource"])  # direct calls: this Region only
+    assert "Condition" not in direct and list(routed["Condition"]) == ["ArnLike"]
     assert sorted(listing["Action"]) == ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"]
+
+
+def _allows(statements: list[dict[str, Any]], params: dict[str, str], resource: str,
+            profile: str | None = None) -> bool:
+    """Whether an Allow statement admits InvokeModel on `resource` (called through
+    `profile`, if given): IAM's ARN matching, each colon-separated part on its own."""
+    def sub(value: Any) -> str:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: params[m.group(1)], sub_text(value))
+
+    def like(arn: str, pattern: str) -> bool:
+        parts, wanted = arn.split(":", 5), pattern.split(":", 5)
+        return len(parts) == len(wanted) == 6 and all(map(fnmatch.fnmatchcase, parts, wanted))
+
+    for statement in statements:
+        if "bedrock:InvokeModel" not in as_list(statement["Action"]):
+            continue
+        if not any(like(resource, sub(r)) for r in as_list(statement["Resource"])):
+            continue
+        condition = statement.get("Condition", {}).get("ArnLike", {}).get("bedrock:InferenceProfileArn")
+        if condition is None or (profile is not None and any(like(profile, sub(c)) for c in as_list(condition))):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
+def test_every_cross_region_profile_may_reach_its_model_in_every_region_it_routes_to(
+        resources: dict[str, Any], region: str) -> None:
+    from local.bedrock.catalog import ACCOUNT_ID, DEFAULT_MODELS, Catalog
+
+    policy = _policy_statements(resources, "BedrockInvokePolicy")
+    params = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID}
+    catalog = Catalog(DEFAULT_MODELS, region)
+    assert {p.geo for p in catalog.profiles} >= {"global", region.split("-")[0].replace("ap", "apac")}
+    for profile in catalog.profiles:
+        summary = profile.summary(region)
+        arn = summary["inferenceProfileArn"]
+        assert _allows(policy, params, arn), arn
+        targets = [m["modelArn"] for m in summary["models"]]
+        if profile.geo == "global":  # its model ARN without a Region, as AWS documents it
+            targets.append(f"arn:aws:bedrock:::foundation-model/{profile.model.model_id}")
+        for target in targets:
+            assert _allows(policy, params, target, profile=arn), (arn, target)
+            if f":{region}:" not in target:  # elsewhere only through a profile of this account
+                assert not _allows(policy, params, target, profile=arn.replace(ACCOUNT_ID, "999999999999"))
+    model = DEFAULT_MODELS[0].model_id
+    assert _allows(policy, params, f"arn:aws:bedrock:{region}::foundation-model/{model}")  # on demand
+    elsewhere = "sa-east-1"  # a model in another Region, called directly: refused
+    assert not _allows(policy, params, f"arn:aws:bedrock:{elsewhere}::foundation-model/{model}")
 
 
 def test_functions_read_exactly_the_two_app_secrets(resources: dict[str, Any]) -> None:
@@ -120,20 +172,22 @@ def test_each_function_gets_only_the_policies_it_needs(functions: dict[str, Any]
         for entry in functions[fn]["Properties"]["Policies"]:
             if "Fn::If" in entry:
                 condition, then, _ = entry["Fn::If"]
-                assert condition == "BedrockEnabled"
+                assert condition in ("BedrockEnabled", "ReadsSsoSecret", "BedrockEmbeddings")
                 entry = then
             found.add(entry["Ref"])
         return found
 
     base, push, bedrock = "ReadAppSecretsPolicy", "WebSocketPushPolicy", "BedrockInvokePolicy"
-    assert names("ApiFunction") == {base, bedrock}
+    read, write, embed = "FilesReadPolicy", "FilesWritePolicy", "EmbedInvokePolicy"
+    assert names("ApiFunction") == {base, bedrock, "ReadSsoSecretPolicy", read, write}  # it alone signs people in
     assert names("GatewayFunction") == {base, bedrock}
     assert names("GatewayApiFunction") == {base, bedrock}
     assert names("WsAuthorizerFunction") == {base}
     assert names("WsConnectFunction") == {base, push}
     assert names("WsDisconnectFunction") == {base, push}
-    assert names("WsChatFunction") == {base, push, bedrock}
+    assert names("WsChatFunction") == {base, push, bedrock, read, embed}
     assert names("MigrateFunction") == {base}
+    assert names("IndexerFunction") == {base, read, write, embed}
 
 
 def test_no_identity_policy_grants_a_service_wildcard(resources: dict[str, Any]) -> None:
@@ -263,7 +317,28 @@ def test_every_ollama_resource_disappears_with_enable_ollama_false(resources: di
     ollama_types = ("AWS::ECS::", "AWS::EFS::", "AWS::ECR::", "AWS::ServiceDiscovery::", "AWS::AutoScaling::")
     for name, r in resources.items():
         if r["Type"].startswith(ollama_types) or name.startswith("Ollama"):
-            assert r.get("Condition") in ("OllamaEnabled", "OllamaRunning"), name
+            assert r.get("Condition") in ("OllamaEnabled", "OllamaRunning", "OllamaAutoscaling"), name
+
+
+def test_the_ollama_service_autoscales_between_two_parameters(template: dict[str, Any],
+                                                              resources: dict[str, Any]) -> None:
+    """Only when OllamaMaxCount is set (and tasks run at all); from OllamaDesiredCount tasks up
+    to OllamaMaxCount, tracking CPU; the instances follow (capacity provider, up to 8)."""
+    target = resources["OllamaScalableTarget"]
+    assert target["Condition"] == "OllamaAutoscaling"
+    assert template["Conditions"]["OllamaAutoscaling"] == {"Fn::And": [
+        {"Condition": "OllamaRunning"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "OllamaMaxCount"}, 0]}]}]}
+    props = target["Properties"]
+    assert props["MinCapacity"] == {"Ref": "OllamaDesiredCount"} and props["MaxCapacity"] == {"Ref": "OllamaMaxCount"}
+    assert sub_text(props["ResourceId"]) == "service/${OllamaCluster}/${OllamaService.Name}"
+    policy = resources["OllamaScalingPolicy"]["Properties"]
+    assert policy["ScalingTargetId"] == {"Ref": "OllamaScalableTarget"}
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == {"Ref": "OllamaScalingCpuTarget"}
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    assert template["Parameters"]["OllamaMaxCount"]["MaxValue"] == 8
+    assert resources["OllamaAutoScalingGroup"]["Properties"]["MaxSize"] == "8"
+    assert resources["OllamaDiscoveryService"]["Properties"]["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
 
 
 # -- Frontend ----------------------------------------------------------------------------
@@ -307,3 +382,21 @@ def test_alarms_cover_lambda_websocket_ollama_and_database(resources: dict[str, 
     errors = {r["Properties"]["Dimensions"][0]["Value"]["Ref"] for r in resources.values()
               if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "Errors"}
     assert errors == {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def test_the_sso_secret_policy_reads_only_the_client_secret(resources: dict[str, Any]) -> None:
+    """Single sign-on (SsoMode): the REST API reads the client secret, nothing else does;
+    Cognito's is the stack's own named secret, an external issuer's the ARN given."""
+    policy = resources["ReadSsoSecretPolicy"]
+    assert policy["Condition"] == "ReadsSsoSecret"
+    secret, kms = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert secret["Action"] == "secretsmanager:GetSecretValue"
+    condition, external, cognito = secret["Resource"]["Fn::If"]
+    assert (condition, external) == ("ExternalSsoSecret", {"Ref": "OidcClientSecretArn"})
+    assert cognito["Fn::Sub"].endswith(":secret:omnichat/${AWS::StackName}/oidc-client-*")
+    name = resources["CognitoClientSecret"]["Properties"]["Name"]
+    assert name == {"Fn::Sub": "omnichat/${AWS::StackName}/oidc-client"}
+    assert kms["Action"] == "kms:Decrypt" and "kms:ViaService" in kms["Condition"]["StringEquals"]
+    client = resources["CognitoAppClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is True
+    assert "implicit" not in client["AllowedOAuthFlows"]

@@ -163,3 +163,15 @@ def test_a_frame_within_the_nesting_limit_is_read(harness, alice):
     conn = harness.connect(alice)
     harness.send_raw(conn, nested(32))
     assert_error_then_usable(harness, conn, {"invalid_request"})  # params is not an object: read, then refused
+
+
+def test_a_bare_model_name_answers_with_the_model_it_names(harness, alice):
+    conn = harness.connect(alice)
+    bare = TEST_MODEL.removeprefix("ollama/")
+    harness.send(conn, {"action": "chat.send", "content": "hi [[tokens=2]]", "client_message_id": "bare",
+                        "model": bare})
+    frames = harness.frames(conn)
+    assert of_type(frames, "message.started")[-1]["model"] == TEST_MODEL
+    assert of_type(frames, "message.done")[-1]["status"] == "complete"
+    harness.send(conn, {"action": "chat.send", "content": "hi", "client_message_id": "nope", "model": "no-such:1b"})
+    assert_error_then_usable(harness, conn, {"model_not_found"})

@@ -20,6 +20,14 @@ def send(h, conn, content, **extra):
     return h.frames(conn)
 
 
+def start_answer(h, conn, content, client_message_id):
+    """Send in the background and wait for the first delta: (the sender's thread, the
+    message.started frame)."""
+    frame = {"action": "chat.send", "content": content, "client_message_id": client_message_id, "model": TEST_MODEL}
+    worker = h.send_in_background(conn, frame)
+    return worker, of_type(h.wait_for(conn, lambda f: f["type"] == "delta"), "message.started")[0]
+
+
 def messages(db_url, chat_id):
     with session_scope(db_url) as db:
         return list(db.scalars(select(Message).where(Message.chat_id == chat_id).order_by(Message.id)))
@@ -75,11 +83,7 @@ def test_stop_ends_the_answer_within_a_second_and_keeps_it(harness, alice, db_ur
     # The engine emits 50 tokens a second: "within a second" is at most 50 more tokens
     # after the stop was asked than the client had seen when it asked.
     conn = harness.connect(alice)
-    frame = {"action": "chat.send", "content": "long [[tokens=2000]] [[rate=50]]", "client_message_id": "stop-1",
-             "model": TEST_MODEL}
-    worker = harness.send_in_background(conn, frame)
-    frames = harness.wait_for(conn, lambda f: f["type"] == "delta")
-    started = of_type(frames, "message.started")[0]
+    worker, started = start_answer(harness, conn, "long [[tokens=2000]] [[rate=50]]", "stop-1")
     seen_when_asked = len(answer_text(harness.frames(conn), started["message_id"]).split())
     stopper = harness.connect(alice)  # any of the user's connections may stop it
     harness.send(stopper, {"action": "chat.stop", "chat_id": started["chat_id"], "message_id": started["message_id"]})
@@ -122,10 +126,7 @@ def test_edit_branches_and_answers(harness, alice, db_url):
 
 def test_resume_on_a_new_connection_gets_the_text_so_far_then_the_rest(harness, alice, db_url):
     first = harness.connect(alice)
-    frame = {"action": "chat.send", "content": "story [[tokens=150]] [[rate=100]]", "client_message_id": "r-1",
-             "model": TEST_MODEL}
-    worker = harness.send_in_background(first, frame)
-    started = of_type(harness.wait_for(first, lambda f: f["type"] == "delta"), "message.started")[0]
+    worker, started = start_answer(harness, first, "story [[tokens=150]] [[rate=100]]", "r-1")
     harness.disconnect(first)  # the page reloads
     second = harness.connect(alice)
     harness.send(second, {"action": "chat.resume", "chat_id": started["chat_id"]})
@@ -151,10 +152,7 @@ def test_resume_after_the_answer_ended_replays_it(harness, alice):
 
 def test_a_client_that_disconnects_mid_answer_still_gets_it_saved(harness, alice, db_url):
     conn = harness.connect(alice)
-    frame = {"action": "chat.send", "content": "go [[tokens=80]] [[rate=200]]", "client_message_id": "d-1",
-             "model": TEST_MODEL}
-    worker = harness.send_in_background(conn, frame)
-    started = of_type(harness.wait_for(conn, lambda f: f["type"] == "delta"), "message.started")[0]
+    worker, started = start_answer(harness, conn, "go [[tokens=80]] [[rate=200]]", "d-1")
     harness.disconnect(conn)
     worker.join(20)
     saved = messages(db_url, started["chat_id"])[-1]

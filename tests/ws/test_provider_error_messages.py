@@ -15,6 +15,7 @@ from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.auth.principal import Principal
 from omnichat.config import get_settings
+from tests.conftest import app_for
 from tests.helpers import sign_up
 from tests.user_facing import assert_user_facing
 from tests.ws.conftest import BEDROCK_MODEL, TEST_MODEL
@@ -40,7 +41,7 @@ def rest(harness):
     """The REST API on the same database and settings as the WebSocket functions."""
     from omnichat.api.app import create_app
 
-    with TestClient(create_app(get_settings())) as client:
+    with TestClient(app_for(create_app, get_settings())) as client:
         yield client
 
 

@@ -2,8 +2,13 @@
 //
 // GET /api/admin/usage?days=N answers (UTC days):
 //   {"since": "YYYY-MM-DD", "days": N,
-//    "by_model": [{"date", "model", "calls", "input_tokens", "output_tokens"}],
-//    "by_user":  [{"date", "user" (email), "user_id", "calls", "input_tokens", "output_tokens"}]}
+//    "by_model": [{"date", "model", "calls", "input_tokens", "output_tokens", "cache_read_tokens",
+//                  "cache_write_tokens", "saved_input_tokens"}],
+//    "by_user":  [{"date", "user" (email), "user_id", the same counts}]}
+// input_tokens are the uncached ones; saved_input_tokens is what prompt caching saved, in
+// input-token equivalents (docs/gateway.md, "Caching").
+import { modelLabel } from '../lib/models.svelte.js';
+
 export const COLORS = ['#4c6ef5', '#12b886', '#f59f00', '#e64980', '#7950f2', '#15aabf', '#868e96'];
 const MAX_SERIES = 6;
 
@@ -22,7 +27,8 @@ export function dateRange(start, end) {
 export function buildSeries(data, by) {
   const rows = (by === 'user' ? data.by_user : data.by_model) || [];
   const keyOf = (r) => (by === 'user' ? r.user_id : r.model);
-  const labelOf = (r) => (by === 'user' ? r.user || r.email || r.user_id || 'unknown' : (r.model || 'unknown').replace(/^ollama\//, ''));
+  // A model goes by the display name the picker and the chats show (models.svelte.js).
+  const labelOf = (r) => (by === 'user' ? r.user || r.email || r.user_id || 'unknown' : modelLabel(r.model) || 'unknown');
   const days = data.days || 30;
   const start = data.since || data.start || new Date(Date.now() - (days - 1) * 86400e3).toISOString().slice(0, 10);
   const end = data.end || new Date(Date.parse(start + 'T00:00:00Z') + (days - 1) * 86400e3).toISOString().slice(0, 10);
@@ -32,13 +38,17 @@ export function buildSeries(data, by) {
   const totals = new Map();
   for (const r of rows) {
     const k = keyOf(r) ?? 'unknown';
-    const t = totals.get(k) || { key: k, label: labelOf(r), requests: 0, input: 0, output: 0 };
+    const t = totals.get(k) || { key: k, label: labelOf(r), requests: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, saved: 0 };
     t.requests += r.calls ?? r.requests ?? 0;
     t.input += r.input_tokens || 0;
     t.output += r.output_tokens || 0;
+    t.cacheRead += r.cache_read_tokens || 0;
+    t.cacheWrite += r.cache_write_tokens || 0;
+    t.saved += r.saved_input_tokens || 0;
     totals.set(k, t);
   }
-  const ranked = [...totals.values()].sort((a, b) => b.input + b.output - (a.input + a.output));
+  const all = (t) => t.input + t.output + t.cacheRead + t.cacheWrite;
+  const ranked = [...totals.values()].sort((a, b) => all(b) - all(a));
   const top = ranked.slice(0, MAX_SERIES);
   const topKeys = new Set(top.map((t) => t.key));
   const series = top.map((t, i) => ({ key: t.key, label: t.label, color: COLORS[i], values: dates.map(() => 0) }));
@@ -46,7 +56,8 @@ export function buildSeries(data, by) {
   for (const r of rows) {
     const i = index.get(r.date);
     if (i === undefined) continue;
-    const tokens = (r.input_tokens || 0) + (r.output_tokens || 0);
+    // Every token the calls took in or gave out, whether the prompt cache held it or not.
+    const tokens = (r.input_tokens || 0) + (r.output_tokens || 0) + (r.cache_read_tokens || 0) + (r.cache_write_tokens || 0);
     const k = keyOf(r) ?? 'unknown';
     const s = topKeys.has(k) ? series.find((x) => x.key === k) : other;
     s.values[i] += tokens;

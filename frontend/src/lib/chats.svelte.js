@@ -11,6 +11,8 @@ export const chatList = $state({
   loading: false,
   q: '',
   archived: false,
+  folder: '', // '' every folder, 'none' no folder, or a folder's id
+  tag: '',
 });
 let generation = 0;
 
@@ -33,7 +35,15 @@ export async function loadMoreChats() {
   chatList.loading = true;
   try {
     const page = await api.get(
-      '/api/chats' + qs({ limit: PAGE, cursor: chatList.cursor, q: chatList.q.trim(), archived: chatList.archived || undefined }),
+      '/api/chats' +
+        qs({
+          limit: PAGE,
+          cursor: chatList.cursor,
+          q: chatList.q.trim(),
+          archived: chatList.archived || undefined,
+          folder_id: chatList.folder,
+          tag: chatList.tag,
+        }),
     );
     if (mine !== generation) return;
     const known = new Set(chatList.items.map((c) => c.id));
@@ -65,7 +75,7 @@ export function upsertChat(chat) {
       return;
     }
     chatList.items[i] = { ...chatList.items[i], ...chat };
-  } else if (belongs) {
+  } else if (belongs && !chatList.folder && !chatList.tag) {
     chatList.items.push(chat);
   } else {
     return;
@@ -93,4 +103,30 @@ export async function deleteChat(id) {
   await api.del(`/api/chats/${encodeURIComponent(id)}`);
   const i = chatList.items.findIndex((c) => c.id === id);
   if (i >= 0) chatList.items.splice(i, 1);
+}
+
+/** Apply `changes` (e.g. {archived: true}) to several chats; the ids that failed. */
+export async function updateChats(ids, changes) {
+  const failed = [];
+  for (const id of ids) {
+    try {
+      await updateChat(id, changes);
+    } catch {
+      failed.push(id);
+    }
+  }
+  return failed;
+}
+
+/** Delete several chats; the ids that failed. */
+export async function deleteChats(ids) {
+  const failed = [];
+  for (const id of ids) {
+    try {
+      await deleteChat(id);
+    } catch {
+      failed.push(id);
+    }
+  }
+  return failed;
 }

@@ -34,11 +34,24 @@ export async function copyText(text) {
   }
 }
 
-function enhanceBlock(root, highlight) {
+function applyKatexStyles(root) {
   for (const el of root.querySelectorAll('[data-katex-style]')) {
     el.style.cssText = el.getAttribute('data-katex-style');
     el.removeAttribute('data-katex-style');
   }
+}
+
+/** For rendered Markdown shown outside an answer (the compare dialog): KaTeX's layout styles
+ * only, set again whenever the parameter (the HTML) changes. */
+export function mathStyles(node) {
+  const apply = () => queueMicrotask(() => applyKatexStyles(node));
+  applyKatexStyles(node);
+  apply();
+  return { update: apply };
+}
+
+function enhanceBlock(root, highlight) {
+  applyKatexStyles(root);
   for (const pre of root.tagName === 'PRE' ? [root] : root.querySelectorAll('pre')) {
     const code = pre.querySelector('code');
     if (!code) continue;

@@ -7,6 +7,7 @@ import { navigate } from './router.svelte.js';
 import { toast, toastError } from './toasts.svelte.js';
 import { setChatTitle, touchChat, upsertChat } from './chats.svelte.js';
 import { defaultModel, loadModels, rememberModel } from './models.svelte.js';
+import { prefs } from './preferences.svelte.js';
 
 const PAGE = 50;
 
@@ -65,28 +66,28 @@ function normalize(m) {
 }
 
 // ---- opening chats ---------------------------------------------------------------------
+// Shows chat `chatId` (null: a new one) with nothing in it yet; a load begun before no longer
+// lands, and no older page is asked for with the previous chat's cursor. Returns the token
+// of the load that may follow.
+function switchTo(chatId, loading) {
+  Object.assign(convo, { chatId, chat: null, messages: [], notFound: false, sending: false, loading,
+                         hasMore: false, nextBefore: null });
+  return ++loadToken;
+}
+
 export function newChat() {
-  loadToken += 1;
-  convo.chatId = null;
-  convo.chat = null;
-  convo.messages = [];
-  convo.hasMore = false;
-  convo.nextBefore = null;
-  convo.loading = false;
-  convo.notFound = false;
-  convo.sending = false;
-  convo.draft = { model: convo.draft.model || '', system_prompt: '', temperature: null };
+  switchTo(null, false);
+  convo.draft = { model: convo.draft.model || '', system_prompt: prefs.system_prompt || '', temperature: null };
+}
+
+/** Settings loaded after the new chat was set up: its draft takes the default system prompt. */
+export function applyDraftDefaults() {
+  if (convo.chatId === null && !convo.draft.system_prompt) convo.draft.system_prompt = prefs.system_prompt || '';
 }
 
 export async function openChat(id) {
   if (convo.chatId === id && (convo.chat || convo.loading)) return; // already open (e.g. just created)
-  const mine = ++loadToken;
-  convo.chatId = id;
-  convo.chat = null;
-  convo.messages = [];
-  convo.notFound = false;
-  convo.sending = false;
-  convo.loading = true;
+  const mine = switchTo(id, true);
   try {
     const detail = await api.get(`/api/chats/${encodeURIComponent(id)}` + qs({ limit: PAGE }));
     if (mine !== loadToken) return;
@@ -137,7 +138,9 @@ function resumeIfStreaming() {
 }
 
 // ---- actions ---------------------------------------------------------------------------
-export function sendMessage(content) {
+/** Send a message; `files` (file objects: id, name, kind…) and `collections` ({id, name})
+ * go with it as chat.send's `attachments` and `collections` (docs/documents.md). */
+export function sendMessage(content, { files = [], collections = [] } = {}) {
   if (!content.trim() || isBusy()) return false;
   const model = currentModel();
   if (!model) {
@@ -154,9 +157,13 @@ export function sendMessage(content) {
     status: 'sending',
     sibling_ids: [`local-${clientId}`],
     created_at: new Date().toISOString(),
+    attachments: files,
+    collections,
   };
   convo.messages.push(local);
   const frame = { action: 'chat.send', content, client_message_id: clientId, model };
+  if (files.length) frame.attachments = files.map((f) => f.id);
+  if (collections.length) frame.collections = collections.map((c) => c.id);
   if (convo.chatId) {
     frame.chat_id = convo.chatId;
     if (parent) frame.parent_id = parent.id;
@@ -178,7 +185,8 @@ export function stop() {
   track(requestId, { kind: 'stop', chatId: convo.chatId, messageId: m.id });
 }
 
-export function regenerate(message) {
+/** Answer again, with `model` (a compare) or the chat's own. */
+export function regenerate(message, model = currentModel()) {
   if (isBusy() || !convo.chatId) return;
   // The question this answers: the message itself if it is a user message, else its parent.
   const qi = message.role === 'user' ? indexOf(message.id) : indexOf(message.parent_id);
@@ -186,11 +194,11 @@ export function regenerate(message) {
   const localId = `local-${newId('a-')}`;
   const removed = qi >= 0 ? convo.messages.splice(qi + 1) : [];
   if (qi >= 0) {
-    const answer = placeholder(localId, convo.messages[qi].id, currentModel());
+    const answer = placeholder(localId, convo.messages[qi].id, model);
     answer.sibling_ids = old?.role === 'assistant' ? [...old.sibling_ids, localId] : [localId];
     convo.messages.push(answer);
   }
-  const requestId = sendFrame({ action: 'chat.regenerate', chat_id: convo.chatId, message_id: message.id, model: currentModel() || undefined });
+  const requestId = sendFrame({ action: 'chat.regenerate', chat_id: convo.chatId, message_id: message.id, model: model || undefined });
   track(requestId, { kind: 'regenerate', chatId: convo.chatId, targetId: message.id, localId, removed, blocks: true });
 }
 
@@ -258,7 +266,7 @@ export async function updateSettings(changes) {
 
 // ---- applying server events --------------------------------------------------------------
 function placeholder(id, parentId, model) {
-  return { id, parent_id: parentId, role: 'assistant', content: '', reasoning: '', status: 'streaming', model, sibling_ids: [id] };
+  return { id, parent_id: parentId, role: 'assistant', content: '', reasoning: '', status: 'streaming', model, sibling_ids: [id], created_at: new Date().toISOString() };
 }
 
 function ensureAnswer(event) {
@@ -315,6 +323,7 @@ function ackSend(event, p) {
     local.id = event.user_message_id;
     local.sibling_ids = [event.user_message_id];
     local.status = 'complete';
+    if (Array.isArray(event.collections)) local.collections = event.collections; // with a preset's
   }
   if (!find(event.assistant_message_id)) {
     convo.messages.push(placeholder(event.assistant_message_id, event.user_message_id, currentModel()));
@@ -343,6 +352,7 @@ function ackEdit(event, p) {
   local.id = event.user_message_id;
   local.status = 'complete';
   local.sibling_ids = local.sibling_ids.map((id) => (id === p.localId ? event.user_message_id : id));
+  if (Array.isArray(event.collections)) local.collections = event.collections; // with a preset's
   if (!find(event.assistant_message_id)) {
     convo.messages.push(placeholder(event.assistant_message_id, event.user_message_id, currentModel()));
   }
@@ -377,6 +387,7 @@ function onSnapshot(event) {
   m.content = (offset === 0 ? '' : m.content.slice(0, offset)) + (event.text || '');
   if (event.reasoning !== undefined && offset === 0) m.reasoning = event.reasoning || '';
   if (event.status) m.status = event.status;
+  if (Array.isArray(event.sources)) m.sources = event.sources;
 }
 
 function onDone(event) {
@@ -386,7 +397,9 @@ function onDone(event) {
   m.status = event.status;
   m.stopping = false;
   if (event.usage) m.usage = event.usage;
+  if (event.model) m.model = event.model; // a fallback's, when the asked model failed before its first token
   if (event.error) m.error = event.error; // shown in the chat, under the answer
+  if (Array.isArray(event.sources)) m.sources = event.sources; // what the answer cites: [n] is sources' n
   if (m.held) {
     // Deltas were held back after Stop: the answer as the server saved it.
     m.held = false;
@@ -431,7 +444,7 @@ function onError(event) {
 export function retry(message) {
   const i = indexOf(message.id);
   if (i >= 0) convo.messages.splice(i);
-  sendMessage(message.content);
+  sendMessage(message.content, { files: message.attachments || [], collections: message.collections || [] });
 }
 
 onEvent((event) => {

@@ -1,20 +1,24 @@
 // The model catalog as this user may use it, grouped by provider for the picker.
 import { api, qs } from './api.js';
 import { toastError } from './toasts.svelte.js';
+import { prefs } from './preferences.svelte.js';
 
 const LAST_KEY = 'omnichat.model';
 const NAMES_KEY = 'omnichat.modelNames'; // id -> display name of every model seen, for models gone since
-const PROVIDERS = { ollama: 'Ollama', bedrock: 'Bedrock' };
+const PROVIDERS = { ollama: 'Ollama', bedrock: 'Bedrock', preset: 'Presets' }; // presets: custom models
 
 export const catalog = $state({ models: [], unavailable: {}, loaded: false, loading: false });
 
 let loadedAt = 0;
+let lastLoad = 0; // the newest load's number: an older one finishing later answers nothing
 
 export async function loadModels({ refresh = false } = {}) {
+  const load = ++lastLoad;
   catalog.loading = true;
   loadedAt = Date.now();
   try {
     const data = await api.get('/api/models' + qs({ refresh: refresh || undefined }));
+    if (load !== lastLoad) return; // begun before a change that a newer load has seen
     catalog.models = data.models;
     catalog.unavailable = data.unavailable || {};
     catalog.loaded = true;
@@ -22,7 +26,7 @@ export async function loadModels({ refresh = false } = {}) {
   } catch (err) {
     toastError(err, 'Could not load the models');
   } finally {
-    catalog.loading = false;
+    if (load === lastLoad) catalog.loading = false;
   }
 }
 
@@ -30,8 +34,9 @@ export function providerLabel(provider) {
   return PROVIDERS[provider] || provider.charAt(0).toUpperCase() + provider.slice(1);
 }
 
+/** Models that can chat: enabled, and not an embedding-only model (all-minilm and the like). */
 export function usableModels() {
-  return catalog.models.filter((m) => m.enabled);
+  return catalog.models.filter((m) => m.enabled && !m.details?.capabilities?.every((c) => c === 'embedding'));
 }
 
 /** [{provider, label, models}] in a stable order: Ollama, Bedrock, then others. */
@@ -84,7 +89,7 @@ export function modelLabel(id) {
 
 /** Whether this user can chat with the model now (false while the catalog loads). */
 export function modelUsable(id) {
-  return catalog.models.some((m) => m.enabled && m.id === id);
+  return usableModels().some((m) => m.id === id);
 }
 
 export function lastModel() {
@@ -103,11 +108,13 @@ export function rememberModel(id) {
   }
 }
 
-/** The model a new chat starts with: the last one used if still there, else the first. */
+/** The model a new chat starts with: the one chosen in the settings, else the last one
+ * used, if still there; else the first. */
 export function defaultModel() {
   const last = lastModel();
-  if (!catalog.loaded) return last; // still loading: the last one used is the best guess
+  if (!catalog.loaded) return prefs.default_model || last; // still loading: the best guess
   const usable = usableModels();
+  if (prefs.default_model && usable.some((m) => m.id === prefs.default_model)) return prefs.default_model;
   if (usable.some((m) => m.id === last)) return last;
   return groupedModels(usable)[0]?.models[0]?.id || '';
 }

@@ -1,10 +1,12 @@
-// A tiny history router: /, /c/:id, /keys, /admin/:tab, /account, /signin, /signup.
+// A tiny history router: /, /c/:id, /s/:token, /keys, /knowledge, /admin/:tab, /account, /signin, /signup.
 export const route = $state({ path: location.pathname, name: '', params: {} });
 
 const ROUTES = [
   ['chat', /^\/c\/([^/]+)\/?$/, ['id']],
+  ['shared', /^\/s\/([^/]+)\/?$/, ['token']], // a share link: read-only, no sign-in
   ['keys', /^\/keys\/?$/, []],
   ['account', /^\/account\/?$/, []],
+  ['knowledge', /^\/knowledge\/?$/, []],
   ['admin', /^\/admin(?:\/([a-z]+))?\/?$/, ['tab']],
   ['signin', /^\/signin\/?$/, []],
   ['signup', /^\/signup\/?$/, []],

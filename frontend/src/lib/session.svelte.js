@@ -61,6 +61,11 @@ export async function signIn(email, password) {
   return start(await api.post('/api/auth/signin', { email, password }));
 }
 
+/** Single sign-on: trade the one-time code the server's callback handed over for a session. */
+export async function signInWithSsoCode(code) {
+  return start(await api.post('/api/auth/sso/exchange', { code }));
+}
+
 // Sign-up answers the same whether the email was new or already had an account (so that it
 // tells no one who is registered here); signing in with the same password is what tells.
 export async function signUp(name, email, password) {
@@ -88,6 +93,11 @@ export function endSession() {
   disconnect();
   setToken('');
   remember(null);
+}
+
+/** Change the name this person goes by. */
+export async function rename(name) {
+  remember(await api.patch('/api/auth/me', { name }));
 }
 
 /** Ask again whether a pending account has been approved. */

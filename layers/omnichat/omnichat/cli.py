@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     from omnichat_cli.terminal import main as chat_main
 
-    return chat_main(args.url, args.ws_url, args.api_key, args.email, args.model)
+    return chat_main(args.url, args.ws_url, args.api_key, args.email, args.model, sso=args.sso)
 
 
 def _aws_preflight(args: argparse.Namespace) -> int:
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--ws-url", default=None, help="the WebSocket URL (default: from /config.json or <url>/ws)")
     chat.add_argument("--api-key", default=None, help="an API key (default: $OMNICHAT_API_KEY, else sign in)")
     chat.add_argument("--email", default=None)
+    chat.add_argument("--sso", action="store_true",
+                      help="sign in through the browser with the server's identity provider (single sign-on)")
     chat.add_argument("--model", default=None, help="model id, e.g. ollama/smollm2:135m")
     chat.set_defaults(func=_chat)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 SIGNUP_POLICIES = ("open", "approval", "closed")
+OLLAMA_DISCOVERY = ("static", "dns")
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -90,8 +91,39 @@ class Settings:
     default_signup_policy: str = env("OMNICHAT_SIGNUP_POLICY", "open")
     # Sign-ups allowed per client address per hour (docs/security.md).
     signup_max_per_address: int = env("OMNICHAT_SIGNUP_MAX_PER_ADDRESS", 10)
+    # Single sign-ons begun per client address per 10 minutes: each keeps a row for its
+    # state until it is used or expires (docs/security.md).
+    sso_max_starts_per_address: int = env("OMNICHAT_SSO_MAX_STARTS_PER_ADDRESS", 30)
+    # Single sign-on with an OpenID Connect issuer (auth/sso.py, docs/sso.md): on when an
+    # issuer and a client id are set. The client secret: the value, or a Secrets Manager
+    # ARN/name to fetch it from; none for a public client (PKCE alone).
+    oidc_issuer: str = env("OMNICHAT_OIDC_ISSUER", "")
+    oidc_client_id: str = env("OMNICHAT_OIDC_CLIENT_ID", "")
+    oidc_client_secret: str = env("OMNICHAT_OIDC_CLIENT_SECRET", "")
+    oidc_client_secret_arn: str = env("OMNICHAT_OIDC_CLIENT_SECRET_ARN", "")
+    oidc_scopes: str = env("OMNICHAT_OIDC_SCOPES", "openid email profile")
+    # The id-token claim listing the user's groups (groups, cognito:groups, roles ...);
+    # its values become OmniChat groups. The admin group's members are admins.
+    oidc_groups_claim: str = env("OMNICHAT_OIDC_GROUPS_CLAIM", "groups")
+    oidc_admin_group: str = env("OMNICHAT_OIDC_ADMIN_GROUP", "")
+    oidc_display_name: str = env("OMNICHAT_OIDC_DISPLAY_NAME", "Single sign-on")
+    # The callback URL registered at the issuer; empty: this API's /api/auth/sso/callback.
+    oidc_redirect_uri: str = env("OMNICHAT_OIDC_REDIRECT_URI", "")
+    # Where the browser lands after signing in at the issuer (the web page).
+    oidc_return_url: str = env("OMNICHAT_OIDC_RETURN_URL", "/")
+    oidc_timeout_s: float = env("OMNICHAT_OIDC_TIMEOUT", 10.0)
+    # Password sign-in off: only break-glass admins may sign in with a password (the
+    # admins listed here, comma-separated; none listed: every admin with a password).
+    password_signin: bool = env("OMNICHAT_PASSWORD_SIGNIN", True)
+    break_glass_emails: str = env("OMNICHAT_BREAK_GLASS_EMAILS", "")
     # Model backends.
     ollama_host: str = env("OLLAMA_HOST", "http://127.0.0.1:11434")
+    # Several Ollama nodes (comma-separated URLs): the router spreads requests over them
+    # (providers/ollama_router.py). Empty: OLLAMA_HOST alone.
+    ollama_hosts: str = env("OLLAMA_HOSTS", "")
+    # "static": the nodes above; "dns": every A record of OLLAMA_HOST's name is a node (in
+    # AWS, the healthy ECS tasks Cloud Map lists under ollama.omnichat.internal).
+    ollama_discovery: str = env("OMNICHAT_OLLAMA_DISCOVERY", "static")
     ollama_enabled: bool = env("OMNICHAT_OLLAMA_ENABLED", True)
     bedrock_enabled: bool = env("OMNICHAT_BEDROCK_ENABLED", False)
     aws_region: str = env("AWS_REGION", "us-east-1")
@@ -99,12 +131,49 @@ class Settings:
     bedrock_endpoint: str = env("AWS_ENDPOINT_URL_BEDROCK", "")
     provider_connect_timeout_s: float = env("OMNICHAT_PROVIDER_CONNECT_TIMEOUT", 5.0)
     provider_read_timeout_s: float = env("OMNICHAT_PROVIDER_READ_TIMEOUT", 120.0)
-    provider_max_attempts: int = env("OMNICHAT_PROVIDER_MAX_ATTEMPTS", 4)
+    provider_max_attempts: int = env("OMNICHAT_PROVIDER_MAX_ATTEMPTS", 3)  # botocore's standard mode
     model_list_ttl_s: float = env("OMNICHAT_MODEL_LIST_TTL", 30.0)
     # Model pulls go to the pull worker beside Ollama (on in AWS) instead of running in the caller.
     pull_queue: bool = env("OMNICHAT_PULL_QUEUE", False)
     # Streaming: a delta waits at most this long before it is posted (fewer posts vs. latency).
     coalesce_ms: int = env("OMNICHAT_COALESCE_MS", 50)
+    # Documents (docs/documents.md). No bucket: files live under `home`/files (local mode).
+    files_bucket: str = env("OMNICHAT_FILES_BUCKET", "")
+    s3_endpoint: str = env("AWS_ENDPOINT_URL_S3", "")
+    # No queue: the stack's in-process worker indexes (local mode); else SQS feeds the indexer.
+    index_queue_url: str = env("OMNICHAT_INDEX_QUEUE_URL", "")
+    sqs_endpoint: str = env("AWS_ENDPOINT_URL_SQS", "")
+    embed_model: str = env("OMNICHAT_EMBED_MODEL", "ollama/all-minilm:l6-v2")
+    # Memory for the vector store's per-process cache of searched scopes (documents/store.py).
+    vector_cache_mb: int = env("OMNICHAT_VECTOR_CACHE_MB", 1024)
+    max_file_bytes: int = env("OMNICHAT_MAX_FILE_BYTES", 25 << 20)
+    max_user_file_bytes: int = env("OMNICHAT_MAX_USER_FILE_BYTES", 500 << 20)
+
+    @property
+    def ollama_nodes(self) -> tuple[str, ...]:
+        """The configured Ollama node URLs: OLLAMA_HOSTS, else OLLAMA_HOST alone."""
+        return node_urls(self.ollama_hosts) or (self.ollama_host,)
+
+    @property
+    def ollama_routed(self) -> bool:
+        """More than one node may serve: requests go through the router. (An address in
+        OLLAMA_HOST is one node whatever the discovery: only a name has several records.)"""
+        if len(self.ollama_nodes) > 1:
+            return True
+        if self.ollama_discovery != "dns":
+            return False
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        try:
+            ipaddress.ip_address(urlsplit(self.ollama_host).hostname or "")
+        except ValueError:
+            return True
+        return False
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer and (self.oidc_client_id or self.oidc_client_secret_arn))
 
     @property
     def is_production(self) -> bool:
@@ -127,6 +196,10 @@ class Settings:
         read = {f.name: _read(e.get(f.metadata[_ENV]), f.default)
                 for f in fields(cls) if _ENV in f.metadata}
         production = read["environment"] == "aws"
+        node_urls(read["ollama_hosts"])  # a bad node URL stops the process here, saying which
+        if read["ollama_discovery"] not in OLLAMA_DISCOVERY:
+            raise ValueError(f"OMNICHAT_OLLAMA_DISCOVERY must be one of {', '.join(OLLAMA_DISCOVERY)}, "
+                             f"not {read['ollama_discovery']!r}")
         ollama_host = read["ollama_host"] or cls.ollama_host
         return cls(**{
             **read,
@@ -140,6 +213,29 @@ class Settings:
             "aws_region": e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or cls.aws_region,
             "ollama_host": (ollama_host if "://" in ollama_host else f"http://{ollama_host}").rstrip("/"),
         })
+
+
+def node_urls(text: str) -> tuple[str, ...]:
+    """Ollama node URLs from a comma-separated list, normalised as OLLAMA_HOST is (a bare
+    `host:port` means http). Anything else than http(s) is a ValueError naming the entry."""
+    from urllib.parse import urlsplit
+
+    urls: list[str] = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        url = (entry if "://" in entry else f"http://{entry}").rstrip("/")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OLLAMA_HOSTS: {entry!r} is not an http(s) URL of an Ollama server "
+                             "(write http://host:11434 or https://host)")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
 
 
 @lru_cache(maxsize=4)

@@ -19,7 +19,7 @@ DIRECTIVES: tuple[tuple[str, str], ...] = (
     ("default-src", "'self'"),
     ("script-src", "'self'"),
     ("style-src", "'self'"),
-    ("img-src", "'self' data:"),
+    ("img-src", "'self' data: blob:"),  # blob: the chat's image attachments, fetched with the token
     ("font-src", "'self'"),
     ("connect-src", "'self' ws: wss:"),
     ("object-src", "'none'"),
@@ -30,5 +30,9 @@ DIRECTIVES: tuple[tuple[str, str], ...] = (
 
 CONTENT_SECURITY_POLICY: str = "; ".join(f"{name} {value}" for name, value in DIRECTIVES)
 
-# The headers the local stack adds to every response of the built page.
-PAGE_HEADERS: dict[str, str] = {"content-security-policy": CONTENT_SECURITY_POLICY}
+# The headers the local stack adds to every response of the built page, as template.yaml's
+# CloudFront response-headers policy does (a share link's token is in its path: another
+# site is told the origin at most).
+PAGE_HEADERS: dict[str, str] = {"content-security-policy": CONTENT_SECURITY_POLICY,
+                                "referrer-policy": "strict-origin-when-cross-origin",
+                                "x-content-type-options": "nosniff"}

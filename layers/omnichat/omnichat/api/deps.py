@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, params
 
+from omnichat import audit
 from omnichat.auth import policies
 from omnichat.auth.credentials import authenticate
 from omnichat.auth.principal import Principal
@@ -97,3 +98,14 @@ POLICIES: dict[str, list[params.Depends]] = {
 def client_address(request: Request) -> str | None:
     # Behind API Gateway, Mangum puts requestContext.http.sourceIp in scope["client"].
     return request.client.host if request.client else None
+
+
+def audit_origin(request: Request) -> audit.Origin:
+    """Who is calling and from where, for `audit.record`: the principal the route's policy
+    admitted (none on public routes), the client address and the user agent."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return audit.Origin(user_id=principal.user_id if principal else None, label=principal.email if principal else "",
+                        address=client_address(request), user_agent=request.headers.get("user-agent"))
+
+
+AuditOrigin = Annotated[audit.Origin, Depends(audit_origin)]

@@ -4,6 +4,7 @@ Content-Length cannot get past it)."""
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,13 +22,16 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.default_limit = default_limit
-        self.limits = limits or {}  # exact path -> limit
+        self.limits = limits or {}  # exact path -> limit; a path with {name} parts matches any one segment there
+        self.patterns = [(re.compile(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(path))), limit)
+                         for path, limit in self.limits.items() if "{" in path]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.get(scope["path"], self.default_limit)
+        limit = self.limits.get(scope["path"]) or next(
+            (n for pattern, n in self.patterns if pattern.fullmatch(scope["path"])), self.default_limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _reject(send, limit)

@@ -29,6 +29,7 @@ _DESCRIPTIONS = {
     413: "The request body is too large",
     422: "The body or a parameter fails validation",
     429: "Too many requests: retry later",
+    503: "The model server cannot be reached: retry later",
 }
 # Statuses each policy of deps.POLICIES can answer before the route runs.
 POLICY_STATUSES: dict[str, tuple[int, ...]] = {

@@ -3,6 +3,7 @@ keeps at least one admin. Plain SQL over `omnichat.db.lite`."""
 
 from __future__ import annotations
 
+from omnichat.auth import preferences
 from omnichat.auth.principal import ROLES
 from omnichat.auth.users import UserRow, get_user
 from omnichat.db.lite import Db, utcnow
@@ -43,4 +44,8 @@ def delete_user(db: Db, user_id: str) -> None:
     user = get_user(db, user_id)
     _guard_last_admin(db, user)
     db.execute("DELETE FROM messages WHERE chat_id IN (SELECT id FROM chats WHERE user_id = ?)", user.id)
+    # Budgets name their subject without a foreign key: the user's and their keys' go too.
+    db.execute("DELETE FROM budgets WHERE (scope = 'user' AND subject_id = ?) OR (scope = 'key' AND subject_id IN "
+               "(SELECT id FROM api_keys WHERE user_id = ?))", user.id, user.id)
     db.execute("DELETE FROM users WHERE id = ?", user.id)  # sessions, keys, tickets, connections and chats cascade
+    preferences.forget(db, user.id)

@@ -54,3 +54,4 @@ def revoke(db: Db, principal: Principal, key_id: str) -> None:
                          utcnow(), key_id, principal.user_id).rowcount
     if revoked != 1:
         raise NotFound("No such API key", code="api_key_not_found")
+    db.execute("DELETE FROM budgets WHERE scope = 'key' AND subject_id = ?", key_id)  # no foreign key: for nothing now

@@ -42,6 +42,10 @@ def signup(addr: str) -> str:
     return f"signup:{address(addr)}"
 
 
+def sso_start(addr: str) -> str:
+    return f"sso-start:{address(addr)}"
+
+
 def record(db: Db, *scopes: str, keep: timedelta = SHORT_LIVED_TTL) -> None:
     """A row per scope, stamped now; `keep`: how long the caller counts them."""
     now = utcnow()

@@ -44,6 +44,11 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    if not password_hash.startswith("$argon2"):
+        # No password (an account made by single sign-on): the same cost as a real check,
+        # or the quick refusal would tell who signs in that way.
+        verify_password(dummy_hash(), password)
+        return False
     try:
         return _bounded(lambda: _hasher().verify(password_hash, password))
     except (VerificationError, InvalidHashError):

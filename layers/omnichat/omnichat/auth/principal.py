@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ROLES = ("admin", "user", "pending")
+
+
+def groups_sql(sqlite: bool, user: str = "u.id") -> str:
+    """A scalar subquery: the ids of the groups of the user `user` names, comma-separated
+    (NULL when none), read with the principal in the same statement (`read_groups`)."""
+    agg = "group_concat(gm.group_id, ',')" if sqlite else "string_agg(gm.group_id, ',')"
+    return f"(SELECT {agg} FROM group_members gm WHERE gm.user_id = {user})"
+
+
+def read_groups(value: object) -> frozenset[str]:
+    return frozenset(str(value).split(",")) if value else frozenset()
 
 
 @dataclass(frozen=True)
@@ -14,6 +25,7 @@ class Principal:
     role: str
     session_id: str | None = None  # set for access tokens
     api_key_id: str | None = None  # set for API keys
+    groups: frozenset[str] = field(default_factory=frozenset)  # ids of the user's groups
 
     @property
     def is_admin(self) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from omnichat.auth import policies
-from omnichat.auth.principal import Principal
+from omnichat.auth.principal import Principal, groups_sql, read_groups
 from omnichat.errors import Unauthorized
 
 if TYPE_CHECKING:
@@ -43,12 +43,13 @@ def credential_gone(is_api_key: bool) -> Unauthorized:
 def current(db: Db, principal: Principal) -> Principal:
     """The principal as the database sees it now, in one query; raises `credential_gone`'s
     error (401) or `policies.active`'s (403) when its connection must end."""
-    row = db.execute("SELECT u.id, u.email, u.role, s.id, k.id FROM users u " + _JOINS.format(session="?", key="?")
+    row = db.execute(f"SELECT u.id, u.email, u.role, s.id, k.id, {groups_sql(db.sqlite)} FROM users u "
+                     + _JOINS.format(session="?", key="?")
                      + " WHERE u.id = ?", principal.session_id, _now(), principal.api_key_id,
                      principal.user_id).fetchone()
     if row is None or (row[3] is None and row[4] is None):
         raise credential_gone(principal.api_key_id is not None)
-    now = Principal(row[0], row[1], row[2], session_id=row[3], api_key_id=row[4])
+    now = Principal(row[0], row[1], row[2], session_id=row[3], api_key_id=row[4], groups=read_groups(row[5]))
     policies.active(now)
     return now
 
@@ -56,10 +57,13 @@ def current(db: Db, principal: Principal) -> Principal:
 def redeem(db: Db, ticket_hash: str) -> Principal | None:
     """The principal of a claimed ticket, or None when the credential that obtained it no
     longer stands (or never was recorded)."""
-    row = db.execute("SELECT u.id, u.email, u.role, s.id, k.id FROM ws_tickets t JOIN users u ON u.id = t.user_id "
+    row = db.execute(f"SELECT u.id, u.email, u.role, s.id, k.id, {groups_sql(db.sqlite)} FROM ws_tickets t"
+                     " JOIN users u ON u.id = t.user_id "
                      + _JOINS.format(session="t.session_id", key="t.api_key_id")
                      + f" WHERE t.ticket_hash = ? AND {_STANDS}", _now(), ticket_hash).fetchone()
-    return None if row is None else Principal(row[0], row[1], row[2], session_id=row[3], api_key_id=row[4])
+    if row is None:
+        return None
+    return Principal(row[0], row[1], row[2], session_id=row[3], api_key_id=row[4], groups=read_groups(row[5]))
 
 
 def live_subscribers(db: Db, message_id: str) -> frozenset[str]:

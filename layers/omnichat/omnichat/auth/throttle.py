@@ -24,6 +24,7 @@ from omnichat.errors import TooManyRequests
 PAIR_FREE_FAILURES = 5  # typos cost nothing; then 30 s, 60 s, 120 s ... up to the window
 PAIR_FIRST_DELAY_S = 30
 SIGNUP_WINDOW = timedelta(hours=1)
+SSO_START_WINDOW = timedelta(minutes=10)  # an SSO state's lifetime (auth/sso.py STATE_TTL)
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,26 @@ def check_signup(db: Db, settings: Settings, address: str | None) -> None:
     """Raises 429 past the address's hourly budget of sign-ups, else counts this one. The
     count is committed at once, before the slow password hash, so that sign-ups arriving
     together see each other (refused ones are not counted: a flood adds no rows)."""
-    if not address:
-        return
+    if address:
+        _count_within(db, attempts.signup(address), settings.signup_max_per_address, SIGNUP_WINDOW,
+                      code="signup_throttled", message="Too many sign-ups from this address; try again later")
+        db.commit()
+
+
+def check_sso_start(db: Db, settings: Settings, address: str | None) -> None:
+    """Raises 429 past the address's budget of single sign-ons begun (each keeps a state row
+    until it is used or expires, so an unthrottled start is a way to fill the database),
+    else counts this one."""
+    if address:
+        _count_within(db, attempts.sso_start(address), settings.sso_max_starts_per_address, SSO_START_WINDOW,
+                      code="sso_throttled", message="Too many sign-ins begun from this address; try again later")
+
+
+def _count_within(db: Db, scope: str, limit: int, window: timedelta, *, code: str, message: str) -> None:
+    """Refuses (429) once `scope` has `limit` attempts within `window`, else records this one."""
     now = utcnow()
-    _budget(attempts.times(db, attempts.signup(address), now - SIGNUP_WINDOW), settings.signup_max_per_address,
-            SIGNUP_WINDOW, now, code="signup_throttled", message="Too many sign-ups from this address; try again later")
-    attempts.record(db, attempts.signup(address), keep=SIGNUP_WINDOW)
-    db.commit()
+    _budget(attempts.times(db, scope, now - window), limit, window, now, code=code, message=message)
+    attempts.record(db, scope, keep=window)
 
 
 def _budget(times: list[datetime], limit: int, window: timedelta, now: datetime, *, code: str = "signin_throttled",

@@ -57,6 +57,9 @@ def sign_up(db: Db, settings: Settings, email: str, password: str, name: str,
     password_rules.check(password, email)
     first_user = db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
     policy = settings_store.signup_policy(db, settings)
+    if not settings.password_signin and not first_user:  # the first account: the break-glass admin
+        raise Forbidden("Sign-up with a password is switched off on this server: use single sign-on",
+                        code="password_signin_disabled")
     if first_user:
         role = "admin"
     elif policy == "closed":
@@ -79,7 +82,19 @@ def sign_up_options(db: Db, settings: Settings) -> dict[str, Any]:
     as the administrator, whatever the policy), and whether an administrator exists."""
     first_user = db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
     has_admin = db.execute("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1").fetchone() is not None
-    return {"signup": "open" if first_user else settings_store.signup_policy(db, settings), "has_admin": has_admin}
+    return {"signup": "open" if first_user else settings_store.signup_policy(db, settings), "has_admin": has_admin,
+            "password_signin": settings.password_signin,
+            "sso": {"name": settings.oidc_display_name, "start_url": "/api/auth/sso/start"}
+            if settings.sso_enabled else None}
+
+
+def may_use_password(settings: Settings, user: UserRow) -> bool:
+    """With password sign-in switched off, only a break-glass admin may use one: an admin
+    listed in OMNICHAT_BREAK_GLASS_EMAILS (none listed: any admin)."""
+    if settings.password_signin:
+        return True
+    listed = {e.strip().lower() for e in settings.break_glass_emails.split(",") if e.strip()}
+    return user.role == "admin" and (not listed or user.email in listed)
 
 
 def start_session(db: Db, settings: Settings, secret: str, user: UserRow) -> str:
@@ -104,6 +119,9 @@ def sign_in(db: Db, settings: Settings, secret: str, email: str, password: str,
         db.commit()  # the error below rolls the request back; the failure must still count
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
     throttle.record_success(db, attempt)
+    if not may_use_password(settings, user):
+        raise Forbidden("Password sign-in is switched off on this server: use single sign-on",
+                        code="password_signin_disabled")
     if passwords.needs_rehash(user.password_hash):
         _set_password(db, user, password)
     return start_session(db, settings, secret, user), user
@@ -118,6 +136,14 @@ def _set_password(db: Db, user: UserRow, password: str) -> None:
 def sign_out(db: Db, principal: Principal) -> None:
     if principal.session_id:
         db.execute("DELETE FROM sessions WHERE id = ?", principal.session_id)
+
+
+def rename(db: Db, principal: Principal, name: str) -> UserRow:
+    """The name a person goes by (the sidebar, greetings, the admin's list); blank is allowed."""
+    user = get_user(db, principal.user_id)
+    user.name, user.updated_at = name.strip(), utcnow()
+    db.execute("UPDATE users SET name = ?, updated_at = ? WHERE id = ?", user.name, user.updated_at, user.id)
+    return user
 
 
 def change_password(db: Db, principal: Principal, current: str, new: str) -> None:

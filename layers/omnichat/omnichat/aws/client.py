@@ -1,11 +1,11 @@
 """A minimal signed HTTPS client for the AWS APIs the cold-started functions call (the
 Management API, Secrets Manager, Bedrock); see sigv4.py for why not boto3.
 
-It keeps what a boto3 client gave us: pooled keep-alive connections shared by threads, the
-standard retry mode (3 attempts by default, with full-jitter backoff, on throttling, 5xx and
-dropped connections; a streamed answer is retried only until its status line), endpoint
-overrides from the environment (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`) and typed
-errors from `x-amzn-ErrorType` or the JSON body's `__type`.
+It keeps what a boto3 client gave us: pooled keep-alive connections shared by threads,
+botocore's standard retry mode (retry.py; a streamed answer is retried only until its
+status line here, its caller may retry it until its first token), endpoint overrides from
+the environment (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`) and typed errors from
+`x-amzn-ErrorType` or the JSON body's `__type`.
 """
 
 from __future__ import annotations
@@ -14,29 +14,30 @@ import contextlib
 import http.client
 import json
 import os
-import random
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from omnichat.aws import sigv4
+from omnichat.aws.retry import DEFAULT_MAX_ATTEMPTS, RETRY_AFTER_HEADER, Attempts, RetryPolicy
 
 if TYPE_CHECKING:
     import ssl  # imported at the first HTTPS connection: not on the cold start
 
-ATTEMPTS = 3
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
-THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
-              "LimitExceededException"}
+ATTEMPTS = DEFAULT_MAX_ATTEMPTS
 
 
 class AwsError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after_ms: str | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.retry_after_ms = retry_after_ms  # the x-amz-retry-after header, if the answer had one
+
+    def retry(self, attempts: Attempts) -> bool:
+        """Waits and says True if `attempts` allows another try after this error."""
+        return attempts.retry(self.status, self.code, None, self.retry_after_ms)
 
 
 def endpoint_for(service_id: str, signing_name: str, region: str) -> str:
@@ -52,7 +53,8 @@ def endpoint_for(service_id: str, signing_name: str, region: str) -> str:
 
 class AwsHttpClient:
     def __init__(self, endpoint_url: str, service: str, region: str | None, *, connect_timeout: float = 3.0,
-                 read_timeout: float = 10.0, max_idle: int = 50, attempts: int = ATTEMPTS) -> None:
+                 read_timeout: float = 10.0, max_idle: int = 50, attempts: int = ATTEMPTS,
+                 retry: RetryPolicy | None = None) -> None:
         parts = urlsplit(endpoint_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) endpoint: {endpoint_url!r}")
@@ -60,7 +62,7 @@ class AwsHttpClient:
         self.origin, self.prefix = f"{parts.scheme}://{parts.netloc}", parts.path
         self._https, self._host, self._port = parts.scheme == "https", parts.hostname, parts.port
         self._connect_timeout, self._read_timeout, self._max_idle = connect_timeout, read_timeout, max_idle
-        self.attempts = max(1, attempts)
+        self.retry = retry or RetryPolicy(max_attempts=max(1, attempts))
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._ssl_context: ssl.SSLContext | None = None
@@ -79,12 +81,14 @@ class AwsHttpClient:
         finally:
             answer.close()
 
-    def stream(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-               ) -> Streamed:
+    def stream(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+               attempts: Attempts | None = None) -> Streamed:
         """A 2xx answer whose body is still to be read, for streamed answers; retried as
-        `request` is until the status line arrives, never after."""
+        `request` is until the status line arrives, never after. A caller that retries the
+        body itself passes its `attempts` (self.retry.start()), so both count as one call."""
         path = self.prefix + path
-        for attempt in range(1, self.attempts + 1):
+        attempts = self.retry.start() if attempts is None else attempts
+        while True:
             signed = dict(headers or {})
             credentials = sigv4.credentials()
             if credentials is not None:  # the local emulators take unsigned requests too
@@ -92,19 +96,17 @@ class AwsHttpClient:
                                     region=self.region, credentials=credentials)
             try:
                 answer = self._open(method, path, signed, body)
-            except (OSError, http.client.HTTPException):
-                if attempt == self.attempts:
+            except (OSError, http.client.HTTPException) as exc:
+                if not attempts.retry(None, None, exc):
                     raise
-            else:
-                if answer.status < 300:
-                    return answer
-                error = _error(answer.status, answer.headers, answer.read())
-                answer.close()
-                if (answer.status not in RETRYABLE_STATUS and error.code not in THROTTLING) \
-                        or attempt == self.attempts:
-                    raise error
-            time.sleep(random.uniform(0, min(20.0, 0.05 * 2 ** attempt)))  # full jitter, as botocore
-        raise AssertionError("unreachable")
+                continue
+            if answer.status < 300:
+                attempts.succeeded()
+                return answer
+            error = _error(answer.status, answer.headers, answer.read())
+            answer.close()
+            if not error.retry(attempts):
+                raise error
 
     # ------------------------------------------------------------------ connections
     def _open(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Streamed:
@@ -193,4 +195,4 @@ def _error(status: int, headers: http.client.HTTPMessage, body: bytes) -> AwsErr
     code = headers.get("x-amzn-ErrorType") or parsed.get("__type") or parsed.get("code") or f"Http{status}"
     code = code.split(":", 1)[0].rsplit("#", 1)[-1]  # "...#ResourceNotFoundException", "X:http://..."
     message = str(parsed.get("message") or parsed.get("Message") or body[:200].decode(errors="replace"))
-    return AwsError(status, code, message)
+    return AwsError(status, code, message, headers.get(RETRY_AFTER_HEADER))

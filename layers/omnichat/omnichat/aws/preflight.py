@@ -84,8 +84,11 @@ def read_only_session(profile: str | None, region: str) -> Any:
 
     core = botocore.session.Session(profile=profile)
     core.register("before-call", refuse_writes)
-    # One retry: an answer, not a wait, is what the preflight is for.
-    core.set_default_client_config(Config(retries={"mode": "standard", "max_attempts": 2},
+    # One retry: an answer, not a wait, is what the preflight is for. AWS_MAX_ATTEMPTS, the
+    # variable every AWS tool reads, still decides when it is set.
+    given = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    attempts = int(given) if given.isdigit() and int(given) > 0 else 2
+    core.set_default_client_config(Config(retries={"mode": "standard", "max_attempts": attempts},
                                           connect_timeout=5, read_timeout=20))
     return boto3.Session(botocore_session=core, region_name=region or os.environ.get("AWS_REGION") or None)
 
@@ -153,12 +156,25 @@ def check_ecs_role(session: Any, values: dict[str, str]) -> Finding:
 
 
 def ollama_tasks(template: dict[str, Any], values: dict[str, str]) -> int:
-    """GPU instances the deploy starts: OllamaDesiredCount, unless the template's
-    OllamaRunning condition (e.g. no pushed image yet) keeps the service at 0."""
+    """GPU instances the deploy may run: OllamaDesiredCount, or up to OllamaMaxCount when it
+    autoscales, unless the template's OllamaRunning condition (e.g. no pushed image yet)
+    keeps the service at 0."""
     conditions = template.get("Conditions") or {}
     if "OllamaRunning" in conditions and not stack_config.evaluate(conditions["OllamaRunning"], values, conditions):
         return 0
-    return int(float(values.get("OllamaDesiredCount", "0") or 0))
+    desired = int(float(values.get("OllamaDesiredCount", "0") or 0))
+    return max(desired, int(float(values.get("OllamaMaxCount", "0") or 0)))
+
+
+def check_ollama_scaling(values: dict[str, str]) -> Finding | None:
+    """OllamaMaxCount, when set, bounds OllamaDesiredCount from above (Application Auto
+    Scaling refuses a minimum above the maximum, and the deploy would roll back)."""
+    most = int(float(values.get("OllamaMaxCount", "0") or 0))
+    fewest = int(float(values.get("OllamaDesiredCount", "0") or 0))
+    if most and most < fewest:
+        return Finding(FAIL, "Ollama autoscaling", f"OllamaMaxCount={most} is below OllamaDesiredCount={fewest}",
+                       f"set OllamaMaxCount to {fewest} or more, or 0 for no autoscaling")
+    return None
 
 
 def judge_concurrency(limit: int, unreserved: int, reserved: dict[str, int], deployed: int = 0) -> list[Finding]:
@@ -302,6 +318,8 @@ def run(inputs: Inputs, session_factory: Callable[[str | None, str], Any] = read
     findings += check_lambda_concurrency(session, stack_config.reserved_concurrency(template, values),
                                          config.stack_name)
     if ollama:
+        scaling = check_ollama_scaling(values)
+        findings += [scaling] if scaling else []
         tasks = ollama_tasks(template, values)
         findings.append(check_gpu_quota(session, values.get("OllamaInstanceType", ""), tasks))
     if values.get("EnableBedrock") == "true":

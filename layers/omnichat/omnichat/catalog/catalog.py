@@ -1,4 +1,5 @@
-"""Model ids are `ollama/<name:tag>` or `bedrock/<modelId or inference profile>`. Admins
+"""Model ids are `ollama/<name:tag>`, `bedrock/<modelId or inference profile>` or
+`preset/<slug>` (a custom model on one of those: presets.py). Admins
 set per-model settings (enabled, display name, default parameters, visibility); a user
 may use a model only when its provider is enabled and the model is enabled and visible
 to them."""
@@ -8,13 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from anyio import to_thread
+
 from omnichat import settings_store
 from omnichat.auth.principal import Principal
+from omnichat.catalog import presets
+from omnichat.catalog.keep_alive import KeepAlive
+from omnichat.catalog.keep_alive import usable as usable_keep_alive
 from omnichat.chats.params import usable
 from omnichat.config import Settings
+from omnichat.db import lite
 from omnichat.db.lite import Db
 from omnichat.errors import AppError
 from omnichat.providers import registry
@@ -23,11 +31,15 @@ from omnichat.providers.types import ModelInfo
 
 log = logging.getLogger("omnichat.catalog")
 KEY_PREFIX = "model:"
-VISIBILITIES = ("everyone", "admins")
+VISIBILITIES = ("everyone", "admins", "groups")  # groups: admins and the members of `groups`
 
 
 class ModelNotAvailable(AppError):
     status, code = 404, "model_not_found"
+
+
+class AmbiguousModel(AppError):
+    status, code = 400, "ambiguous_model"
 
 
 @dataclass
@@ -36,6 +48,12 @@ class ModelSettings:
     display_name: str | None = None
     visibility: str = "everyone"
     params: dict[str, Any] = field(default_factory=dict)
+    # With visibility "groups": the ids of the groups whose members may use the model.
+    groups: list[str] = field(default_factory=list)
+    # Model ids that answer in turn when this one fails before its first token (chains.py).
+    fallbacks: list[str] = field(default_factory=list)
+    # Ollama: how long the model stays loaded after a call (keep_alive.py); None: the server's.
+    keep_alive: KeepAlive | None = None
 
     @classmethod
     def stored(cls, value: Any) -> ModelSettings:
@@ -46,10 +64,15 @@ class ModelSettings:
         enabled = value.get("enabled", True)
         visibility = value.get("visibility", "everyone")
         name = value.get("display_name")
+        fallbacks = value.get("fallbacks")
+        groups = value.get("groups")
         return cls(enabled=enabled if isinstance(enabled, bool) else False,
                    display_name=name if isinstance(name, str) else None,
                    visibility=visibility if visibility in VISIBILITIES else "admins",
-                   params=usable(value.get("params")))
+                   params=usable(value.get("params")),
+                   fallbacks=[f for f in fallbacks if isinstance(f, str)] if isinstance(fallbacks, list) else [],
+                   groups=[g for g in groups if isinstance(g, str)] if isinstance(groups, list) else [],
+                   keep_alive=usable_keep_alive(value.get("keep_alive")))
 
 
 @dataclass(frozen=True)
@@ -58,13 +81,36 @@ class ResolvedModel:
     provider: str
     name: str  # the provider's own name
     settings: ModelSettings
+    # What a preset (`preset/<slug>`) adds to its base model; empty for a plain model.
+    system: str | None = None
+    # Model ids tried in order when this one fails before its first token (gateway fallback).
+    fallbacks: tuple[str, ...] = ()
+    # (model id, keep-alive) of the chain's Ollama models that have one set by the admin.
+    fallback_keep_alive: tuple[tuple[str, KeepAlive], ...] = ()
+    # The preset's row id (its bound knowledge collections: presets.collections_for); None for a plain model.
+    preset_id: str | None = None
+
+
+def _ollama_key(name: str) -> str:
+    """Ollama's name with the tag it implies (as providers/ollama_nodes.model_key)."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def split_id(model_id: str) -> tuple[str, str]:
+    """(provider, the provider's name). An Ollama name comes with the tag it implies
+    (`ollama/llama3.2` is `llama3.2:latest`, as Ollama itself reads it)."""
     provider, _, name = model_id.partition("/")
     if provider not in registry.PROVIDERS or not name:
         raise ModelNotAvailable(f"Unknown model id {model_id!r}: use ollama/<name> or bedrock/<id>")
-    return provider, name
+    return provider, _ollama_key(name) if provider == "ollama" else name
+
+
+def canonical_id(model_id: str) -> str:
+    """The one id of the model `model_id` names: `ollama/llama3.2` is `ollama/llama3.2:latest`,
+    so the admin's settings (enabled, visibility, keep-alive, chain, price) of the model
+    apply whichever way it is written. Anything else is returned as it is."""
+    provider, _, name = model_id.partition("/")
+    return f"ollama/{_ollama_key(name)}" if provider == "ollama" and name else model_id
 
 
 def model_settings(db: Db, model_id: str) -> ModelSettings:
@@ -81,19 +127,80 @@ def save_model_settings(db: Db, model_id: str, ms: ModelSettings) -> None:
 
 
 def may_use(principal: Principal, ms: ModelSettings) -> bool:
-    return ms.enabled and (ms.visibility == "everyone" or principal.is_admin)
+    return ms.enabled and (ms.visibility == "everyone" or principal.is_admin
+                           or (ms.visibility == "groups" and not principal.groups.isdisjoint(ms.groups)))
 
 
 def resolve(db: Db, settings: Settings, principal: Principal, model_id: str) -> ResolvedModel:
     """The model a principal asked for, or ModelNotAvailable. A model the user may not see
     answers exactly like an unknown one."""
+    if presets.is_preset(model_id):
+        return _resolve_preset(db, settings, principal, model_id)
     provider, name = split_id(model_id)
+    model_id = f"{provider}/{name}"  # `ollama/x` is `ollama/x:latest`: its settings are that model's
     if not registry.enabled(settings, provider):
         raise ModelNotAvailable(f"The {provider} provider is not enabled on this server")
     ms = model_settings(db, model_id)
     if not may_use(principal, ms):
         raise ModelNotAvailable(f"Model {model_id!r} is not available")
-    return ResolvedModel(model_id, provider, name, ms)
+    chain = usable_fallbacks(db, settings, principal, ms.fallbacks)
+    return ResolvedModel(model_id, provider, name, ms, fallbacks=chain, fallback_keep_alive=kept_alive(db, chain))
+
+
+def _resolve_preset(db: Db, settings: Settings, principal: Principal, model_id: str) -> ResolvedModel:
+    """A preset as its base model, with the preset's system prompt, its parameters over the
+    base's defaults, and its own fallback chain. A base disabled since the preset was saved
+    (or, for a user's own preset, hidden from them) makes the preset unusable, saying why."""
+    preset = presets.find(db, principal, model_id.removeprefix(presets.PREFIX))
+    if preset is None:
+        raise ModelNotAvailable(f"Model {model_id!r} is not available")
+    return preset_model(db, settings, principal, preset)
+
+
+def usable_presets(db: Db, settings: Settings, principal: Principal) -> list[presets.PresetRow]:
+    """The presets this principal may pick now: those `resolve` would accept."""
+    found = []
+    for preset in presets.usable(db, principal):
+        try:
+            preset_model(db, settings, principal, preset)
+        except ModelNotAvailable:
+            continue
+        found.append(preset)
+    return found
+
+
+def preset_model(db: Db, settings: Settings, principal: Principal, preset: presets.PresetRow) -> ResolvedModel:
+    model_id = preset.model_id
+    provider, _, name = preset.base_model.partition("/")
+    base = model_settings(db, preset.base_model)
+    if (provider not in registry.PROVIDERS or not registry.enabled(settings, provider) or not base.enabled
+            or (preset.owner_id is not None and not may_use(principal, base))):
+        raise ModelNotAvailable(f"Preset {model_id!r} cannot be used now: its base model {preset.base_model!r} "
+                                "is disabled or no longer available")
+    ms = ModelSettings(display_name=preset.name, visibility=preset.visibility,
+                       params={**base.params, **usable(preset.params)}, fallbacks=preset.chain,
+                       keep_alive=base.keep_alive)  # the base model's: it is the one kept loaded
+    chain = usable_fallbacks(db, settings, principal, preset.chain)
+    return ResolvedModel(model_id, provider, name, ms, system=preset.system_prompt or None,
+                         fallbacks=chain, fallback_keep_alive=kept_alive(db, chain), preset_id=preset.id)
+
+
+def usable_fallbacks(db: Db, settings: Settings, principal: Principal, chain: Sequence[str]) -> tuple[str, ...]:
+    """The chain's models this principal may use now: one disabled or hidden since the
+    chain was saved is skipped, never called."""
+    def ok(model_id: str) -> bool:
+        provider, _, name = model_id.partition("/")
+        return (provider in registry.PROVIDERS and bool(name) and registry.enabled(settings, provider)
+                and may_use(principal, model_settings(db, model_id)))
+
+    return tuple(f for f in chain if ok(f))
+
+
+def kept_alive(db: Db, chain: Sequence[str]) -> tuple[tuple[str, KeepAlive], ...]:
+    """The admin's keep-alive of each Ollama model of a chain that has one: a model
+    answering for another is called with its own, never a shorter default."""
+    return tuple((f, kept) for f in chain
+                 if f.startswith("ollama/") and (kept := model_settings(db, f).keep_alive) is not None)
 
 
 # ---- listing -------------------------------------------------------------------------
@@ -132,7 +239,10 @@ async def ensure_offered(settings: Settings, model_id: str) -> None:
     """ModelNotAvailable for an Ollama model its server does not have, so that a send to
     it is refused before anything is saved or called. Bedrock ids are left to Bedrock:
     its listing costs a cold start dearly, and application profiles (ARNs) are never
-    listed. A server that cannot be listed is not judged here: the call will say."""
+    listed. A server that cannot be listed is not judged here: the call will say. A
+    preset is judged by `resolve`."""
+    if presets.is_preset(model_id):
+        return
     provider, _ = split_id(model_id)
     if provider != "ollama" or not registry.enabled(settings, provider):
         return
@@ -141,6 +251,38 @@ async def ensure_offered(settings: Settings, model_id: str) -> None:
         found, error = await _list_provider(settings, provider, refresh=True)  # pulled a moment ago?
         if error is None and all(m.id != model_id for m in found):
             raise ModelNotAvailable(f"Model {model_id!r} is not available")
+
+
+def display_name(info: ModelInfo, ms: ModelSettings) -> str:
+    """The one name a model is shown by, everywhere: the admin's, else the provider's
+    (an Ollama name without its implied `:latest` tag)."""
+    return ms.display_name or info.display_name.removesuffix(":latest")
+
+
+async def full_id(settings: Settings, principal: Principal, model_id: str) -> str:
+    """`model_id` as a namespaced id. An id with a namespace (`ollama/…`, `bedrock/…`,
+    `preset/…`) is returned as given (`resolve` judges it); a bare name is the one model
+    this principal may use whose provider name (`smollm2:135m`, `llama3.2` for
+    `llama3.2:latest`) or display name (any case) it is, or a preset's slug or name: none
+    is ModelNotAvailable, more than one AmbiguousModel naming them."""
+    if "/" in model_id:
+        return canonical_id(model_id)
+    found, _ = await discover(settings)
+    saved = await to_thread.run_sync(lite.run, settings.resolved_database_url, all_model_settings)
+    wanted = model_id.casefold()
+    matches = sorted({m.id for m in found
+                      if may_use(principal, ms := saved.get(m.id, ModelSettings()))
+                      and (model_id in (m.name, m.name.removesuffix(":latest"))
+                           or display_name(m, ms).casefold() == wanted)})
+    own = await to_thread.run_sync(lite.run, settings.resolved_database_url,
+                                   lambda db: usable_presets(db, settings, principal))
+    matches += sorted(p.model_id for p in own if model_id == p.slug or p.name.casefold() == wanted)
+    if len(matches) > 1:
+        raise AmbiguousModel(f"Model name {model_id!r} is ambiguous: use one of {', '.join(matches)}")
+    if not matches:
+        raise ModelNotAvailable(f"No model is named {model_id!r}: use a model id from GET /api/models "
+                                "(ollama/<name:tag> or bedrock/<id>)")
+    return matches[0]
 
 
 def invalidate_cache() -> None:

@@ -1,4 +1,4 @@
-"""What the model sees: the chat's system prompt and the branch that ends at the message
+"""What the model sees: the system prompt (a preset's, then the chat's) and the branch that ends at the message
 being answered, newest first until a size budget is spent (older turns are dropped, never
 the question itself)."""
 
@@ -15,6 +15,12 @@ from omnichat.providers.types import Message as Turn
 
 DEFAULT_CONTEXT_CHARS = 24_000
 MAX_TURNS = 200
+MAX_DOCUMENT_CHARS = 12_000  # a question's sources (documents/retrieval.py): at most half the budget
+
+
+def documents_share(context_chars: int) -> int:
+    """The part of the context budget a question with documents gives its sources."""
+    return min(MAX_DOCUMENT_CHARS, context_chars // 2)
 
 
 def history(db: Db, chat: ChatRow, last: MessageRow, budget_chars: int = DEFAULT_CONTEXT_CHARS) -> list[Turn]:
@@ -40,14 +46,24 @@ def _branch_to(db: Db, chat: ChatRow, last: MessageRow) -> list[MessageRow]:
     return [*older, last]
 
 
+def context_chars(chat: ChatRow, params: dict[str, Any], defaults: dict[str, Any] | None = None) -> int:
+    return int({**usable(defaults), **usable(chat.params), **params}.get("context_chars", DEFAULT_CONTEXT_CHARS))
+
+
 def build_request(db: Db, chat: ChatRow, last: MessageRow, model_name: str, params: dict[str, Any],
-                  defaults: dict[str, Any] | None = None) -> ChatRequest:
+                  defaults: dict[str, Any] | None = None, model_system: str | None = None,
+                  documents_chars: int = 0) -> ChatRequest:
+    """`model_system`: a preset's system prompt. It comes first and the chat's own follows,
+    so a chat can add to what the preset sets up but the preset's role stays.
+    `documents_chars`: the share of the budget kept for the question's sources (added
+    before the question once retrieved: documents/retrieval.py); the history gets the rest."""
     # Stored values are re-checked: one saved before today's rules cannot reach a provider.
     merged = {**usable(defaults), **usable(chat.params), **params}
+    budget = int(merged.get("context_chars", DEFAULT_CONTEXT_CHARS))
     return ChatRequest(
         model=model_name,
-        messages=tuple(history(db, chat, last, int(merged.get("context_chars", DEFAULT_CONTEXT_CHARS)))),
-        system=chat.system_prompt or None,
+        messages=tuple(history(db, chat, last, max(0, budget - documents_chars))),
+        system="\n\n".join(p for p in (model_system, chat.system_prompt) if p) or None,
         temperature=merged.get("temperature"),
         top_p=merged.get("top_p"),
         max_tokens=merged.get("max_tokens"),

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from omnichat.auth.principal import Principal
+from omnichat.chats import organize
 from omnichat.chats.params import checked as checked_params
 from omnichat.chats.rows import ChatRow, get_chat
 from omnichat.chats.titles import DEFAULT_TITLE
@@ -107,8 +108,11 @@ def _decode_cursor(cursor: str) -> tuple[bool, datetime, str]:
 
 
 def list_chats(db: Db, principal: Principal, *, limit: int = 30, cursor: str | None = None,
-               q: str | None = None, archived: bool = False) -> ChatPage:
+               q: str | None = None, archived: bool = False, folder_id: str | None = None,
+               tag: str | None = None) -> ChatPage:
     where, params = ["user_id = ?", "archived = ?"], [principal.user_id, archived]
+    labelled, values = organize.filter_sql(folder_id, tag)
+    where, params = where + labelled, params + values
     if q:
         pattern = f"%{like_escape(q.strip())}%"
         where.append("(lower(title) LIKE lower(?) ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m"

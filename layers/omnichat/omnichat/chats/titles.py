@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from omnichat.providers.types import ChatProvider, ChatRequest, Finish, Message, TextDelta
+from omnichat.providers import collect
+from omnichat.providers.types import ChatProvider, ChatRequest, Finish, Message
 
 DEFAULT_TITLE = "New chat"
 MAX_TITLE = 60
@@ -46,14 +47,14 @@ def clean(raw: str) -> str:
     return ""
 
 
-async def generate(provider: ChatProvider, model_name: str, question: str) -> tuple[str, Finish | None]:
+MAX_TOKENS = 24
+
+
+async def generate(provider: ChatProvider, model_name: str, question: str,
+                   keep_alive: str | int | None = None) -> tuple[str, Finish | None]:
+    """`keep_alive`: the model's own, or this call would cut how long Ollama keeps it."""
     request = ChatRequest(model=model_name, messages=(Message.text("user", PROMPT.format(question=question[:2000])),),
-                          temperature=0.2, max_tokens=24)
-    text, finish = [], None
-    async for event in provider.stream_chat(request):
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, Finish):
-            finish = event
-    title = clean("".join(text))
+                          temperature=0.2, max_tokens=MAX_TOKENS, keep_alive=keep_alive)
+    text, finish = await collect.answer(provider, request)
+    title = clean(text)
     return (title if len(title) >= 3 else fallback_title(question)), finish

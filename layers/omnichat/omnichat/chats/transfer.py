@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from omnichat.auth.principal import Principal
-from omnichat.chats import service
+from omnichat.chats import attachments, organize, service
 from omnichat.chats.params import checked as checked_params
 from omnichat.chats.rows import ChatRow, MessageRow
 from omnichat.db.lite import Db, utcnow
@@ -21,23 +21,38 @@ _FINAL_STATUSES = ("complete", "stopped", "error")
 _BATCH = 5_000  # messages written between two looks at the deadline
 
 
-def _message_json(m: MessageRow) -> dict[str, Any]:
-    return {
+def _message_json(m: MessageRow, documents: attachments.Documents) -> dict[str, Any]:
+    """A message as exported; its attachments (metadata, not the files) and sources too.
+    An import ignores both: the files are not in the export (another account may import it)."""
+    out: dict[str, Any] = {
         "id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
         "reasoning": m.reasoning, "model": m.model, "status": m.status, "usage": m.usage,
         "created_at": m.created_at.isoformat(),
     }
+    if m.id in documents.attachments:
+        out["attachments"] = [a.json() for a in documents.attachments[m.id]]
+    if m.id in documents.sources:
+        out["sources"] = [s.json() for s in documents.sources[m.id]]
+    return out
 
 
-def export_chats(db: Db, principal: Principal) -> dict[str, Any]:
+def export_chats(db: Db, principal: Principal, chat_id: str | None = None) -> dict[str, Any]:
+    """All the principal's chats, or the one `chat_id` names (NotFound unless it is theirs)."""
+    chats = ([service.get_owned(db, principal, chat_id)] if chat_id is not None
+             else ChatRow.select(db, "WHERE user_id = ? ORDER BY id", principal.user_id))
     out = []
-    for chat in ChatRow.select(db, "WHERE user_id = ? ORDER BY id", principal.user_id):
+    labels = organize.labels_of(db, [c.id for c in chats])
+    folders = {f.id: f.name for f, _ in organize.list_folders(db, principal)}
+    for chat in chats:
         messages = MessageRow.select(db, "WHERE chat_id = ? ORDER BY depth, id", chat.id)
+        documents = attachments.load_chat(db, chat.id)
+        folder_id = labels[chat.id].folder_id
         out.append({
             "id": chat.id, "title": chat.title, "pinned": chat.pinned, "archived": chat.archived,
+            "folder": folders.get(folder_id) if folder_id else None, "tags": labels[chat.id].tags,
             "model": chat.model, "system_prompt": chat.system_prompt, "params": chat.params,
             "current_leaf_id": chat.current_leaf_id, "created_at": chat.created_at.isoformat(),
-            "updated_at": chat.updated_at.isoformat(), "messages": [_message_json(m) for m in messages],
+            "updated_at": chat.updated_at.isoformat(), "messages": [_message_json(m, documents) for m in messages],
         })
     return {"format": FORMAT, "version": VERSION, "exported_at": utcnow().isoformat(), "chats": out}
 
@@ -90,8 +105,10 @@ def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]],
         raise BadRequest(f"An import holds at most {MAX_IMPORT_MESSAGES} messages", code="import_too_large")
     checked = [(data, _ordered(index, data["messages"]), _checked_params(index, data.get("params")))
                for index, data in enumerate(chats)]
+    labels = [_checked_labels(index, data) for index, data in enumerate(chats)]
+    folders: dict[str, str] = {}  # name -> id, found or made once
     created = []
-    for data, ordered, params in checked:
+    for (data, ordered, params), (folder, tags) in zip(checked, labels, strict=True):
         _in_time(deadline)
         chat = service.create(db, principal, title=data.get("title") or "Imported chat",
                               model=data.get("model"), system_prompt=data.get("system_prompt"),
@@ -116,8 +133,23 @@ def import_chats(db: Db, principal: Principal, chats: list[dict[str, Any]],
         leaf = new_ids.get(data.get("current_leaf_id") or "") or (rows[-1]["id"] if rows else None)
         db.execute("UPDATE chats SET current_leaf_id = ?, message_count = ? WHERE id = ?", leaf, len(rows), chat.id)
         chat.current_leaf_id, chat.message_count = leaf, len(rows)
+        if folder is not None:
+            if folder not in folders:
+                found = organize.folder_by_name(db, principal, folder)
+                folders[folder] = found.id if found else organize.create_folder(db, principal, folder).id
+            organize.move(db, principal, [chat.id], folders[folder])
+        organize.set_tags(db, chat.id, tags)
         created.append(chat)
     return created
+
+
+def _checked_labels(index: int, data: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """A chat's folder name and tags, cleaned before anything is written."""
+    try:
+        folder = organize.clean_name(data["folder"]) if data.get("folder") else None
+        return folder, sorted({organize.clean_tag(t) for t in data.get("tags") or []})
+    except BadRequest as fault:
+        raise BadRequest(f"chats[{index}]: {fault.message}", code="invalid_import") from None
 
 
 def _in_time(deadline: float | None) -> None:

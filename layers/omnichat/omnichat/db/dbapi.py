@@ -74,6 +74,7 @@ def connect(target: Target, *, tls: bool, timeout: float = 10, application_name:
         return conn
     import pg8000.dbapi
 
+    _remember_placeholders(pg8000.dbapi)
     ssl_context = None
     if tls:
         import ssl
@@ -82,6 +83,34 @@ def connect(target: Target, *, tls: bool, timeout: float = 10, application_name:
     return pg8000.dbapi.connect(user=target.user, password=target.password, host=target.host, port=target.port,
                                 database=target.database, ssl_context=ssl_context, timeout=timeout,
                                 application_name=application_name)
+
+
+_PLACEHOLDERS_KEPT = 1_000  # statement texts: the application has a few hundred
+
+
+def _remember_placeholders(module: Any) -> None:
+    """pg8000 rewrites each statement's `%s` to `$1, $2, ...` anew, scanning it character by
+    character in Python: 1 ms and more for a long statement (the budget check's usage one),
+    on every call. The rewrite depends on the text alone (the positional styles pass the
+    values through as they are), so it is done once per statement text here."""
+    original = module.convert_paramstyle
+    if getattr(original, "omnichat_remembers", False):
+        return
+    rewritten: dict[tuple[str, str], str] = {}
+
+    def convert(style: str, query: str, args: Any) -> tuple[str, Any]:
+        if style not in ("format", "qmark", "numeric") or isinstance(args, dict):
+            return original(style, query, args)  # type: ignore[no-any-return]
+        found = rewritten.get((style, query))
+        if found is not None:
+            return found, args
+        found, values = original(style, query, args)
+        if len(rewritten) < _PLACEHOLDERS_KEPT:
+            rewritten[(style, query)] = found
+        return found, values
+
+    convert.omnichat_remembers = True  # type: ignore[attr-defined]
+    module.convert_paramstyle = convert
 
 
 def create_private_sqlite_file(path: str) -> None:

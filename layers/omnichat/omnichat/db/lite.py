@@ -69,10 +69,21 @@ class Db:
 
     def lock(self, *key: str) -> None:
         """Serialize the transactions that name the same `key` until this one ends (a
-        PostgreSQL advisory lock; SQLite transactions are serialized already)."""
-        if not self._sqlite:
-            digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
-            self.execute("SELECT pg_advisory_xact_lock(?)", int.from_bytes(digest, "big", signed=True))
+        PostgreSQL advisory lock; on SQLite, the write lock, taken now if the transaction
+        has not written yet: its reads from here on see no other writer's changes)."""
+        if self._sqlite:
+            if self._begin == "on_write" and not self._writing:
+                self._cursor.execute("BEGIN IMMEDIATE")
+                self._writing = True
+        else:
+            self.execute("SELECT pg_advisory_xact_lock(?)", self.lock_id(*key))
+
+    @staticmethod
+    def lock_id(*key: str) -> int:
+        """The PostgreSQL advisory lock's id for `key` (what `lock` takes): for a statement
+        that takes several locks, or does more, in one round trip."""
+        digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
 
     def commit(self) -> None:
         """Commit what is done so far (the transaction goes on): work that must stay done

@@ -12,9 +12,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from omnichat.catalog.presets import GLOBAL_SQL
 from omnichat.catalog.pulls import ACTIVE_SQL
 from omnichat.chats.titles import DEFAULT_TITLE
 from omnichat.db.lite import utcnow
@@ -223,8 +226,11 @@ class UsageRecord(Base):
     duration_ms: Mapped[int] = _default(0, Integer)
     outcome: Mapped[str] = mapped_column(String(16))  # complete | stopped | error
     error_code: Mapped[str | None] = mapped_column(String(64))
+    cost_micros: Mapped[int] = _default(0, BigInteger)  # USD / 1e6, at the prices of the call's time
     created_at: Mapped[datetime] = _now()
-    __table_args__ = (Index("ix_usage_created_at", "created_at"), Index("ix_usage_user_id", "user_id"))
+    __table_args__ = (Index("ix_usage_created_at", "created_at"), Index("ix_usage_user_id", "user_id"),
+                      Index("ix_usage_user_id_created_at", "user_id", "created_at"),
+                      Index("ix_usage_api_key_id_created_at", "api_key_id", "created_at"))
 
 
 class Setting(Base):
@@ -301,3 +307,345 @@ class ModelPull(Base):
         Index("uq_model_pulls_active_model", "model", unique=True,
               sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
     )
+
+
+class Preset(Base):
+    """A custom model (`preset/<slug>`): a base model with a system prompt, default
+    parameters and a fallback chain (catalog/presets.py). No owner: an admin's, for those
+    its visibility names; an owner: that user's own. Slugs are unique among global
+    presets (a partial unique index) and per owner."""
+
+    __tablename__ = "presets"
+    id: Mapped[str] = _id_column()
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = _default("", Text)
+    base_model: Mapped[str] = mapped_column(String(300))
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = _default({})
+    fallbacks: Mapped[str] = _default("", Text)  # model ids, one per line, tried in order
+    visibility: Mapped[str] = mapped_column(String(16))  # everyone | admins | users | private
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "slug"),
+        Index("uq_presets_global_slug", "slug", unique=True,
+              sqlite_where=text(GLOBAL_SQL), postgresql_where=text(GLOBAL_SQL)),
+    )
+
+
+class PresetUser(Base):
+    """A user a global preset with visibility 'users' is shown to."""
+
+    __tablename__ = "preset_users"
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Group(Base):
+    """A group of users (auth/groups.py): `local` ones an admin manages, `idp` ones whose
+    members the identity provider's group claim sets at each single sign-on
+    (`external_id`: the claim's value)."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = _default("local", String(16))  # local | idp
+    external_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _now()
+
+
+class PresetGroup(Base):
+    """A group a global preset with visibility 'groups' is shown to."""
+
+    __tablename__ = "preset_groups"
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class SsoIdentity(Base):
+    """A user's identity at an OpenID Connect issuer (auth/sso_users.py)."""
+
+    __tablename__ = "sso_identities"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _now()
+    last_sign_in_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+
+class SsoState(Base):
+    """A single sign-on in progress (kind `state`: found by the hash of the `state`
+    parameter) or its one-time handoff code (kind `handoff`); short-lived, single use."""
+
+    __tablename__ = "sso_states"
+    id: Mapped[str] = _id_column()
+    kind: Mapped[str] = mapped_column(String(16))  # state | handoff
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    nonce: Mapped[str | None] = mapped_column(String(128))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    redirect_uri: Mapped[str | None] = mapped_column(String(1000))
+    return_to: Mapped[str | None] = mapped_column(String(1000))
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OllamaLease(Base):
+    """A request in flight on one Ollama node (providers/ollama_leases.py): counted by the
+    router to choose the least busy node, deleted when the request ends, ignored once
+    expired (a process that died mid-request never releases its lease)."""
+
+    __tablename__ = "ollama_leases"
+    id: Mapped[str] = _id_column()
+    node: Mapped[str] = mapped_column(String(300))
+    model: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (Index("ix_ollama_leases_expires_at", "expires_at"),)
+
+
+def _price() -> Any:
+    return mapped_column(Float, default=0.0, server_default=text("0"))
+
+
+class ModelPrice(Base):
+    """What a model's calls cost (billing/prices.py): USD per million tokens of each kind,
+    or per GPU-hour of the call's duration (Ollama) when `gpu_hour` is set."""
+
+    __tablename__ = "model_prices"
+    model: Mapped[str] = mapped_column(String(300), primary_key=True)
+    input_per_mtok: Mapped[float] = _price()
+    output_per_mtok: Mapped[float] = _price()
+    cache_read_per_mtok: Mapped[float] = _price()
+    cache_write_per_mtok: Mapped[float] = _price()
+    gpu_hour: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+
+
+class Budget(Base):
+    """Limits for one user, group or API key (billing/budgets.py); a null limit is none."""
+
+    __tablename__ = "budgets"
+    id: Mapped[str] = _id_column()
+    scope: Mapped[str] = mapped_column(String(8))  # user | group | key
+    subject_id: Mapped[str] = mapped_column(String(36))
+    tokens_per_day: Mapped[int | None] = mapped_column(BigInteger)
+    tokens_per_month: Mapped[int | None] = mapped_column(BigInteger)
+    usd_per_day: Mapped[float | None] = mapped_column(Float)
+    usd_per_month: Mapped[float | None] = mapped_column(Float)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    concurrent_streams: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("scope", "subject_id"),)
+
+
+class UsageTotal(Base):
+    """Calls, tokens and cost of one user's or key's calls on one UTC day (billing/totals.py),
+    added to with each usage row: what budget checks add up instead of the rows."""
+
+    __tablename__ = "usage_totals"
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | key
+    subject_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    calls: Mapped[int] = _default(0, BigInteger)
+    tokens: Mapped[int] = _default(0, BigInteger)
+    cost_micros: Mapped[int] = _default(0, BigInteger)
+
+
+class BudgetReservation(Base):
+    """A model call in flight and what it may cost (billing/reservations.py): counted
+    against its user's, groups' and key's budgets until its usage row is written; ignored
+    once expired (a process that died mid-call never settles)."""
+
+    __tablename__ = "budget_reservations"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    model: Mapped[str] = mapped_column(String(300))
+    tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_micros: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (Index("ix_budget_reservations_expires_at", "expires_at"),)
+
+
+class AuditEntry(Base):
+    """One entry of the audit log (omnichat/audit.py): who did what, when, from where.
+    No foreign keys: an entry outlives the account and the object it names."""
+
+    __tablename__ = "audit"
+    id: Mapped[str] = _id_column()
+    at: Mapped[datetime] = _now()
+    actor_id: Mapped[str | None] = mapped_column(String(36))  # null: nobody signed in (a failed sign-in)
+    actor_label: Mapped[str] = _default("", String(320))  # the actor's email at the time
+    action: Mapped[str] = mapped_column(String(64))  # auth.sign_in, user.role_changed, key.created ...
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(320))
+    details: Mapped[dict[str, Any]] = _default({})  # what changed: non-secret fields before and after
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (Index("ix_audit_at_id", "at", "id"), Index("ix_audit_actor_id_at", "actor_id", "at"))
+
+
+class ChatShare(Base):
+    """A read-only link to a snapshot of a chat's current branch (chats/shares.py), found
+    by the SHA-256 of its token; deleted with its chat or its owner."""
+
+    __tablename__ = "chat_shares"
+    id: Mapped[str] = _id_column()
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to recognise a link
+    title: Mapped[str] = mapped_column(String(300))
+    message_count: Mapped[int]
+    snapshot: Mapped[dict[str, Any]]  # {"messages": [{role, content, model, created_at}]}
+    created_at: Mapped[datetime] = _now()
+
+
+class Folder(Base):
+    """A user's folder of chats (chats/organize.py)."""
+
+    __tablename__ = "folders"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+
+class ChatFolder(Base):
+    """The folder a chat is in; deleting the folder deletes the row (the chat is in none)."""
+
+    __tablename__ = "chat_folders"
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), index=True)
+
+
+class ChatTag(Base):
+    """One tag of a chat (lower-case)."""
+
+    __tablename__ = "chat_tags"
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class Collection(Base):
+    """A knowledge collection: files a user gathers to ask about (documents/collections.py),
+    shared read-only with groups through collection_groups. `embed_model` is the model its
+    vectors were made with: a change of model re-indexes instead of mixing vectors."""
+
+    __tablename__ = "collections"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    embed_model: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+
+class CollectionGroup(Base):
+    """A group whose members may read (search, cite) a collection."""
+
+    __tablename__ = "collection_groups"
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class File(Base):
+    """An uploaded file (documents/files.py): a chat attachment (`collection_id` NULL) or a
+    file of a collection. `status`: uploading | queued | indexing | ready | failed (with
+    `error`); `kind`: document | image (images are not indexed, they go to vision models).
+    `content_type` is sniffed from the bytes, never taken from the client."""
+
+    __tablename__ = "files"
+    id: Mapped[str] = _id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    collection_id: Mapped[str | None] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = _default("document", String(16))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = _default(0, BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = _default("uploading", String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[int] = _default(0, Integer)  # percent while indexing
+    pages: Mapped[int | None] = mapped_column(Integer)
+    chunk_count: Mapped[int] = _default(0, Integer)
+    embed_model: Mapped[str | None] = mapped_column(String(300))
+    upload_expires_at: Mapped[datetime | None] = mapped_column()  # a presigned upload not completed by then fails
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now(onupdate=utcnow)
+    __table_args__ = (Index("ix_files_user_id_created_at", "user_id", "created_at"),)
+
+
+class MessageFile(Base):
+    """A file attached to a user message: always in scope when that message is answered."""
+
+    __tablename__ = "message_files"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True, index=True)
+    position: Mapped[int] = _default(0, Integer)
+
+
+class MessageCollection(Base):
+    """A collection selected for a user message (`#` in the composer, or its preset's)."""
+
+    __tablename__ = "message_collections"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+
+
+class PresetCollection(Base):
+    """A collection a preset (`preset/<slug>`) searches: in scope for its users who may read it."""
+
+    __tablename__ = "preset_collections"
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+
+
+class Chunk(Base):
+    """A passage of an indexed file, with where it came from (page, section) for citations
+    and its embedding (float32 little-endian, documents/store.py)."""
+
+    __tablename__ = "chunks"
+    id: Mapped[str] = _id_column()
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer)
+    section: Mapped[str | None] = mapped_column(String(500))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    __table_args__ = (UniqueConstraint("file_id", "ordinal"),)
+
+
+class MessageSource(Base):
+    """A source cited by an answer: `[n]` in its text is `position` n here."""
+
+    __tablename__ = "message_sources"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
+    chunk_id: Mapped[str | None] = mapped_column(String(36))  # no FK: a re-index replaces chunks
+    file_name: Mapped[str] = mapped_column(String(255))
+    page: Mapped[int | None] = mapped_column(Integer)
+    section: Mapped[str | None] = mapped_column(String(500))
+    excerpt: Mapped[str] = mapped_column(Text)

@@ -80,8 +80,11 @@ async def _usable_models(settings: Settings, principal: Principal) -> list[dict[
     models, _failed = await catalog.discover(settings)
 
     configured = await to_thread.run_sync(lite.run, settings.resolved_database_url, catalog.all_model_settings)
+    presets = await to_thread.run_sync(lite.run, settings.resolved_database_url,
+                                       lambda db: catalog.usable_presets(db, settings, principal))
     return [_model_object(m.id, m.provider) for m in models
-            if catalog.may_use(principal, configured.get(m.id, catalog.ModelSettings()))]
+            if catalog.may_use(principal, configured.get(m.id, catalog.ModelSettings()))] + [
+        _model_object(p.model_id, "omnichat") for p in presets]  # custom models: `preset/<slug>`
 
 
 async def list_models(request: Request, principal: Principal) -> dict[str, Any]:
@@ -104,7 +107,7 @@ async def chat_completions(request: Request, principal: Principal) -> Response:
         return JSONResponse(await chat.complete(log, provider, chat_request))
     first, events = await chat.open_stream(log, provider, chat_request)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return chat.stream_response(log, Chunks(log.model.id, include_usage), first, events)
+    return chat.stream_response(log, Chunks(log.answering()[0], include_usage), first, events)
 
 
 async def create_embeddings(request: Request, principal: Principal) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import base64
 import struct
 from typing import Any
 
+from omnichat.billing import calls as billing
 from omnichat.providers.types import Usage
 
 from .calls import CallLog, provider_for, resolve_model
@@ -44,8 +45,10 @@ async def create(settings: Any, principal: Any, body: EmbeddingsBody) -> dict[st
     model = await resolve_model(settings, principal, body.model)
     log = CallLog(settings, principal, model)
     provider = provider_for(settings, model)
+    await log.reserve(billing.embed_ask(model, inputs))
     try:
-        vectors, tokens = await provider.embed(model.name, inputs, dimensions=body.dimensions)
+        kept = {"keep_alive": model.settings.keep_alive} if model.provider == "ollama" else {}
+        vectors, tokens = await provider.embed(model.name, inputs, dimensions=body.dimensions, **kept)
     except Exception as exc:
         error: GatewayError = from_exception(exc)
         await log.record("error", error_code=error.code or type(exc).__name__)

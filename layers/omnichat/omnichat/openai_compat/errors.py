@@ -52,7 +52,10 @@ class GatewayError(OmniChatError):
         self.type = type or _TYPES.get(status, "server_error")
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        if isinstance(self.details, dict):  # e.g. a budget refusal's remaining budget
+            error.update(self.details)
+        return {"error": error}
 
     def sse(self) -> bytes:
         """The error as a server-sent event: what OpenAI sends when a stream fails after it
@@ -75,7 +78,10 @@ def from_exception(exc: BaseException) -> GatewayError:
         status = _STATUS.get(exc.status, 500)
         # Refusals name their own wait (Retry-After); a throttled provider does not.
         headers = exc.headers or ({"retry-after": "1"} if status == 429 else None)
-        return GatewayError(status, exc.message, code=_CODES.get(exc.code or "", exc.code), headers=headers)
+        error = GatewayError(status, exc.message, code=_CODES.get(exc.code or "", exc.code), headers=headers)
+        if exc.code == "budget_exceeded":  # what remains, beside OpenAI's fields
+            error.details = exc.details
+        return error
     log.exception("unexpected gateway error", exc_info=exc)
     return GatewayError(500, "The server had an error while processing your request.", code="internal_error")
 

@@ -2,7 +2,8 @@
 
 - `system` and `developer` messages, wherever they appear, become the system prompt.
 - `user` content is a string or parts: `text` and `image_url` (data URLs only: the
-  server does not fetch remote URLs, so a client cannot make it reach into its network).
+  server does not fetch remote URLs, so a client cannot make it reach into its network);
+  `file` parts are made text or images before this (files.py).
 - `assistant` content and `tool_calls` become text and `ToolUseBlock`s.
 - `tool` results become `ToolResultBlock`s; consecutive results share one user turn, as
   Converse requires.
@@ -112,8 +113,8 @@ def _user_content(content: Any, where: str) -> tuple[ContentBlock, ...]:
         elif part["type"] == "image_url":
             blocks.append(image_block(part.get("image_url"), f"{at}.image_url"))
         else:
-            raise invalid(f"{at}.type", f"Content parts of type '{part['type']}' are not supported: send 'text' "
-                          "and 'image_url' parts.", code="unsupported_value")
+            raise invalid(f"{at}.type", f"Content parts of type '{part['type']}' are not supported: send 'text', "
+                          "'image_url' and 'file' parts.", code="unsupported_value")
     if not blocks:
         raise invalid(where, f"'{where}' must not be empty.", code="invalid_value")
     return tuple(blocks)

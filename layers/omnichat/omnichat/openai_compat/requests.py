@@ -3,18 +3,20 @@
 Parameters map one to one where Converse and Ollama have them (`max_tokens` /
 `max_completion_tokens`, `temperature`, `top_p`, `stop`, `tools`, `tool_choice`);
 the model's admin-set defaults fill what the client left out. What cannot be honoured
-(`n` > 1, `logprobs`, JSON output on Bedrock) is refused with a 400 rather than ignored."""
+(`n` > 1, `logprobs`, JSON output on a model that cannot give it) is refused with a 400
+rather than ignored."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from omnichat.catalog.catalog import ResolvedModel
-from omnichat.providers.types import ChatRequest, ToolSpec
+from omnichat.providers import structured
+from omnichat.providers.types import ChatRequest, ResponseFormat, ToolSpec
 
 from . import messages
 from .errors import invalid
-from .schemas import ChatCompletionBody
+from .schemas import TOOL_NAME, ChatCompletionBody
 
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -29,7 +31,8 @@ def chat_request(body: ChatCompletionBody, model: ResolvedModel, reasoning_budge
     return ChatRequest(
         model=model.name,
         messages=turns,
-        system=system,
+        # A preset's system prompt first, the request's own after it (as in a chat).
+        system="\n\n".join(p for p in (model.system, system) if p) or None,
         temperature=body.temperature if body.temperature is not None else defaults.get("temperature"),
         top_p=body.top_p if body.top_p is not None else defaults.get("top_p"),
         max_tokens=max_tokens,
@@ -37,7 +40,8 @@ def chat_request(body: ChatCompletionBody, model: ResolvedModel, reasoning_budge
         tools=tools,
         tool_choice=tool_choice(body, tools),
         reasoning_budget=reasoning_budget,
-        extra=response_format(body, model.provider),
+        response_format=response_format(body, model, bool(tools)),
+        keep_alive=model.settings.keep_alive,
     )
 
 
@@ -95,22 +99,43 @@ def tool_choice(body: ChatCompletionBody, tools: tuple[ToolSpec, ...]) -> str | 
     return name
 
 
-def response_format(body: ChatCompletionBody, provider: str) -> dict[str, Any]:
-    """Ollama constrains output to JSON (`format`); Converse has no such switch."""
-    fmt = body.response_format
-    kind = (fmt or {}).get("type", "text")
+def response_format(body: ChatCompletionBody, model: ResolvedModel, has_tools: bool) -> ResponseFormat | None:
+    """OpenAI's `response_format` as a `ResponseFormat`; a schema that is not one, or a model
+    that cannot answer in JSON, is a 400 naming it."""
+    fmt = body.response_format or {}
+    kind = fmt.get("type", "text")
     if kind == "text":
-        return {}
+        return None
     if kind not in ("json_object", "json_schema"):
         raise invalid("response_format.type", "'response_format.type' must be 'text', 'json_object' or "
                       "'json_schema'.", code="invalid_value")
-    if provider != "ollama":
-        raise invalid("response_format", "JSON output modes are not supported for this model: describe the "
-                      "output in the prompt, or use tools.", code="unsupported_value")
-    if kind == "json_object":
-        return {"format": "json"}
-    schema = ((fmt or {}).get("json_schema") or {}).get("schema")
-    if not isinstance(schema, dict):
-        raise invalid("response_format.json_schema.schema", "Missing required parameter: "
-                      "'response_format.json_schema.schema'.", code="missing_required_parameter")
-    return {"format": schema}
+    reason = structured.unsupported_reason(model.provider, model.name, has_tools, shown=model.id)
+    if reason is not None:
+        raise invalid("response_format", reason, code="unsupported_value")
+    result = ResponseFormat(kind="json") if kind == "json_object" else _json_schema(fmt.get("json_schema"))
+    if model.provider == "bedrock" and result.schema is not None and result.schema.get("type") != "object":
+        raise invalid("response_format.json_schema.schema", f"The model '{model.id}' can only give a JSON object: "
+                      "give a schema whose root has \"type\": \"object\".", code="unsupported_value")
+    return result
+
+
+def _json_schema(spec: Any) -> ResponseFormat:
+    param = "response_format.json_schema"
+    if spec is None:
+        raise invalid(param, f"Missing required parameter: '{param}'.", code="missing_required_parameter")
+    if not isinstance(spec, dict):
+        raise invalid(param, f"Invalid type for '{param}': expected an object.", code="invalid_type")
+    name = spec.get("name", "json_response")
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise invalid(f"{param}.name", "The schema's name must be 1 to 64 letters, digits, '_' or '-'.")
+    strict = spec.get("strict") or False
+    if not isinstance(strict, bool):
+        raise invalid(f"{param}.strict", f"Invalid value for '{param}.strict': expected a boolean.")
+    if "schema" not in spec:
+        raise invalid(f"{param}.schema", f"Missing required parameter: '{param}.schema'.",
+                      code="missing_required_parameter")
+    problem = structured.schema_problem(spec["schema"])
+    if problem is not None:
+        raise invalid(f"{param}.schema", f"Invalid schema for response_format '{name}': {problem}.",
+                      code="invalid_json_schema")
+    return ResponseFormat(kind="json_schema", schema=spec["schema"], name=name, strict=strict)

@@ -6,9 +6,10 @@ about 200 ms and 45 MB, which the first chat of every cold-started function paid
 an AWS event stream, decoded (checksums verified) by botocore's own decoder, which costs a
 few milliseconds to import where a client costs 200. The stream is read on a worker thread
 that feeds an asyncio queue; the event loop never blocks on the network. Throttled and
-failed calls are retried (standard mode, `provider_max_attempts` in all) until the stream
-starts, never after. Errors come back typed (errors.py), keeping the text already streamed;
-Bedrock's own words (exception names, ARNs) stay in their `detail`, for the logs only.
+failed calls are retried (botocore's standard mode, aws/retry.py; `provider_max_attempts`
+in all) until the stream's first token, never after. Errors come back typed (errors.py),
+keeping the text already streamed; Bedrock's own words (exception names, ARNs) stay in
+their `detail`, for the logs only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from urllib.parse import quote
 
 from ..aws.client import AwsError, AwsHttpClient, endpoint_for
 from ..config import Settings, get_settings
+from . import structured
+from .bedrock_cache import add_cache_points
 from .errors import (
     AccessDenied,
     ContextTooLong,
@@ -56,6 +59,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from ..aws.client import Streamed
+    from ..aws.retry import Attempts
 
 PROVIDER = "bedrock"
 RUNTIME, CONTROL = "bedrock-runtime", "bedrock"  # endpoint prefixes; both sign as "bedrock"
@@ -118,7 +122,8 @@ def converse_params(request: ChatRequest) -> dict[str, Any]:
     inference: dict[str, Any] = {}
     additional: dict[str, Any] = {}
     max_tokens = request.max_tokens
-    if request.reasoning_budget:
+    # Anthropic refuses thinking with a forced tool choice, which structured output may be.
+    if request.reasoning_budget and _answer_tool(request) is None:
         budget = request.reasoning_budget
         additional["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if max_tokens is None or max_tokens <= budget:
@@ -138,10 +143,40 @@ def converse_params(request: ChatRequest) -> dict[str, Any]:
     if additional:
         params["additionalModelRequestFields"] = additional
 
-    tool_config = _tool_config(request, params["messages"])
+    tool_config = _structured_output(request, params) or _tool_config(request, params["messages"])
     if tool_config:
         params["toolConfig"] = tool_config
+    add_cache_points(params)  # after the tools: a checkpoint may end them
     return params
+
+
+def _answer_tool(request: ChatRequest) -> str | None:
+    """The tool whose input is the answer, for structured output without native support."""
+    fmt = request.response_format
+    return fmt.name if fmt is not None and structured.bedrock_mode(request.model) != "native" else None
+
+
+def _structured_output(request: ChatRequest, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Structured output: natively (`outputConfig`, the answer is the text, the request's
+    tools stay), else the toolConfig of one tool whose input schema is the answer's, the
+    model forced to call it (structured.py says which models can be)."""
+    fmt = request.response_format
+    if fmt is None:
+        return None
+    reason = structured.unsupported_reason(PROVIDER, request.model, bool(request.tools))
+    if reason is None and fmt.schema is not None and fmt.schema.get("type") != "object":
+        reason = f"The model '{request.model}' can only give a JSON object: its schema's root must be an object."
+    if reason is not None:
+        raise InvalidRequest(f"structured output on {request.model}: {reason}", message=reason, provider=PROVIDER)
+    mode = structured.bedrock_mode(request.model)
+    if mode == "native":  # Converse takes the schema as a JSON string
+        params["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
+            "schema": json.dumps(fmt.schema or structured.ANY_OBJECT), "name": fmt.name}}}}
+        return None
+    spec = {"name": fmt.name, "description": "Give your whole answer as this tool's input, matching its schema.",
+            "inputSchema": {"json": fmt.schema or structured.ANY_OBJECT}}
+    choice = {"tool": {"name": fmt.name}} if mode == "tool" else {"any": {}}
+    return {"tools": [{"toolSpec": spec}], "toolChoice": choice}
 
 
 def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -250,32 +285,43 @@ def model_path(model: str, action: str) -> str:
     return f"/model/{quote(model, safe='')}/{action}"  # ids and ARNs hold ':' and '/'
 
 
-def converse_events(answer: Streamed) -> Iterator[dict[str, Any]]:
-    """ConverseStream's events as `{event type: payload}`, the shape boto3 gives; an
-    exception message inside the stream is raised as the AwsError it names."""
+def converse_batches(answer: Streamed) -> Iterator[list[dict[str, Any]]]:
+    """ConverseStream's events as `{event type: payload}`, the shape boto3 gives, in lists
+    of those that came in one read (at full speed, dozens: the reader hands them on at
+    once, not one by one); an exception message inside the stream is raised as the
+    AwsError it names, after the events before it."""
     from botocore.eventstream import EventStreamBuffer
 
     buffer = EventStreamBuffer()
     for chunk in answer.chunks():
         buffer.add_data(chunk)
+        batch: list[dict[str, Any]] = []
         for message in buffer:
             # botocore-stubs types EventStreamMessage.headers as int; botocore builds a dict.
             headers = cast("dict[str, Any]", message.headers)
             payload = json.loads(message.payload or b"{}")
             kind = headers.get(":message-type")
             if kind == "event":
-                yield {headers.get(":event-type", ""): payload}
-            elif kind == "exception":
+                batch.append({headers.get(":event-type", ""): payload})
+                continue
+            if batch:
+                yield batch
+            if kind == "exception":
                 raise AwsError(200, headers.get(":exception-type", ""),
                                str(payload.get("message") or payload.get("Message") or ""))
-            else:  # "error"
-                raise AwsError(200, headers.get(":error-code", ""), headers.get(":error-message", ""))
+            raise AwsError(200, headers.get(":error-code", ""), headers.get(":error-message", ""))  # "error"
+        if batch:
+            yield batch
 
 
 # ---- response: ConverseStream events -> omnichat stream events ---------------------------
 class _StreamState:
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, answer_tool: str | None = None) -> None:
         self.started = started
+        # Structured output: the forced tool whose input is the answer, streamed as text;
+        # any text the model says before it is preamble, not the answer.
+        self.answer_tool = answer_tool
+        self.answer_blocks: set[int] = set()
         self.first_token_at: float | None = None
         self.text: list[str] = []
         self.tool_index: dict[int, int] = {}  # contentBlockIndex -> tool call number
@@ -296,12 +342,19 @@ class _StreamState:
             tool = start.get("start", {}).get("toolUse")
             if tool is None:
                 return []
+            if self.answer_tool is not None and tool.get("name") == self.answer_tool:
+                self.answer_blocks.add(start["contentBlockIndex"])
+                return []
             index = self.tool_index.setdefault(start["contentBlockIndex"], len(self.tool_index))
             self._token()
             return [ToolUseDelta(index=index, id=tool["toolUseId"], name=tool["name"])]
         if "contentBlockDelta" in event:
             block = event["contentBlockDelta"]
             delta = block.get("delta", {})
+            if block.get("contentBlockIndex") in self.answer_blocks and "toolUse" in delta:
+                return self._answer_text(delta["toolUse"].get("input", ""))
+            if "text" in delta and self.answer_tool is not None:
+                return []
             if "text" in delta:
                 self._token()
                 self.text.append(delta["text"])
@@ -314,8 +367,12 @@ class _StreamState:
                 self._token()
                 return [ReasoningDelta(reasoning["text"])]
             return []
+        if "contentBlockStop" in event and event["contentBlockStop"].get("contentBlockIndex") in self.answer_blocks:
+            return [] if self.text else self._answer_text("{}")  # a call with no input: an empty object
         if "messageStop" in event:
             self.stop_reason = event["messageStop"]["stopReason"]
+            if self.answer_blocks and self.stop_reason == "tool_use":
+                self.stop_reason = "end_turn"  # the answer is complete: it is not a tool call
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
             self.usage = Usage(
@@ -325,6 +382,13 @@ class _StreamState:
                 cache_write_tokens=usage.get("cacheWriteInputTokens", 0),
             )
         return []
+
+    def _answer_text(self, text: str) -> list[StreamEvent]:
+        if not text:
+            return []
+        self._token()
+        self.text.append(text)
+        return [TextDelta(text)]
 
     def finish(self) -> Finish:
         if self.stop_reason is None:
@@ -365,21 +429,22 @@ class BedrockProvider:
                 self._clients[service] = client
             return client
 
-    def open_converse_stream(self, params: dict[str, Any]) -> Streamed:
+    def open_converse_stream(self, params: dict[str, Any], attempts: Attempts | None = None) -> Streamed:
         """Sends ConverseStream; the answer's body is the event stream (blocking)."""
         body = {k: v for k, v in params.items() if k != "modelId"}
         return self.client().stream(
             "POST", model_path(params["modelId"], "converse-stream"), json.dumps(body, default=_blob).encode(),
-            {"Content-Type": "application/json", "Accept": "application/vnd.amazon.eventstream"})
+            {"Content-Type": "application/json", "Accept": "application/vnd.amazon.eventstream"}, attempts)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         started = time.perf_counter()
         params = converse_params(request)
-        state = _StreamState(started)
+        state = _StreamState(started, _answer_tool(request))
         stop = threading.Event()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         answers: list[Streamed] = []
-        self._start_pump(lambda: self.open_converse_stream(params), queue, stop, answers)
+        self._start_pump(lambda attempts: self.open_converse_stream(params, attempts), self.client().retry.start(),
+                         queue, stop, answers)
         try:
             while True:
                 item = await queue.get()
@@ -387,8 +452,9 @@ class BedrockProvider:
                     break
                 if isinstance(item, _Failure):
                     raise map_error(item.exc, state.partial_text) from item.exc
-                for event in state.translate(item):
-                    yield event
+                for raw in item:
+                    for event in state.translate(raw):
+                        yield event
             yield state.finish()
         finally:
             stop.set()
@@ -396,9 +462,11 @@ class BedrockProvider:
                 answers[0].close()
 
     @staticmethod
-    def _start_pump(open_answer: Callable[[], Streamed], queue: asyncio.Queue[Any],
+    def _start_pump(open_answer: Callable[[Attempts], Streamed], attempts: Attempts, queue: asyncio.Queue[Any],
                     stop: threading.Event, answers: list[Streamed]) -> None:
-        """Read the blocking event stream on a daemon thread, handing events to `queue`."""
+        """Read the blocking event stream on a daemon thread, handing events to `queue`. A
+        failure inside the stream before anything but `messageStart` (nothing shown yet)
+        is retried as a failed request is: a throttle Bedrock reports in the stream."""
         loop = asyncio.get_running_loop()
 
         def put(item: Any) -> None:
@@ -407,13 +475,27 @@ class BedrockProvider:
             except RuntimeError:  # the loop is gone: nobody to tell
                 stop.set()
 
-        def pump() -> None:
+        def read(answer: Streamed) -> bool:
+            """Relays the answer's events; False if it failed in time to be tried again."""
+            started = False
             try:
-                answers.append(open_answer())
-                for event in converse_events(answers[0]):
+                for batch in converse_batches(answer):
                     if stop.is_set():
                         break
-                    put(event)
+                    started = started or any("messageStart" not in event for event in batch)
+                    put(batch)
+            except Exception as exc:
+                if started or stop.is_set() or not _retry_in_stream(exc, attempts):
+                    raise
+                answer.close()
+                return False
+            return True
+
+        def pump() -> None:
+            try:
+                answers[:] = [open_answer(attempts)]
+                while not read(answers[0]) and not stop.is_set():
+                    answers[:] = [open_answer(attempts)]
                 answers[0].close()  # back to the pool before the caller hears the end
             except BaseException as exc:  # every failure is reported, typed, to the caller
                 if not stop.is_set():
@@ -438,8 +520,9 @@ class BedrockProvider:
         return await asyncio.to_thread(self._list_models)
 
     def _list_models(self) -> list[ModelInfo]:
-        """Text models that stream: on-demand ones by model id, the rest through the
-        system-defined inference profiles that reach them."""
+        """Text models that stream: on-demand ones by model id, and every system-defined
+        (cross-region) inference profile that reaches one (`us.`, `eu.`, `apac.`, `global.`
+        ...), the only way to call a profile-only model and more throughput for the others."""
         control = self.client(CONTROL)
         try:
             summaries = json.loads(control.request("GET", "/foundation-models?byOutputModality=TEXT"))
@@ -456,7 +539,7 @@ class BedrockProvider:
             raise map_error(exc) from exc
 
         found: dict[str, ModelInfo] = {}
-        profile_only: dict[str, dict[str, Any]] = {}
+        text_models: dict[str, dict[str, Any]] = {}
         for m in summaries:
             if m.get("outputModalities") != ["TEXT"] or not m.get("responseStreamingSupported"):
                 continue
@@ -467,27 +550,41 @@ class BedrockProvider:
                 "lifecycle": m.get("modelLifecycle", {}).get("status", ""),
                 "model_id": m["modelId"],
             }
+            text_models[m["modelId"]] = details
             if "ON_DEMAND" in m.get("inferenceTypesSupported", []):
                 found[m["modelId"]] = ModelInfo(
                     id=f"bedrock/{m['modelId']}", provider="bedrock", name=m["modelId"],
                     display_name=m.get("modelName") or m["modelId"],
                     details={**details, "inference_profile": False},
                 )
-            else:
-                profile_only[m["modelId"]] = details
         for p in profiles:
-            if p.get("status", "ACTIVE") != "ACTIVE":
+            profile_id = p.get("inferenceProfileId", "")
+            arns = [target.get("modelArn", "") for target in p.get("models", [])]
+            model_id = next((a.rpartition("foundation-model/")[2] for a in arns
+                             if a.rpartition("foundation-model/")[2] in text_models), None)
+            if p.get("status", "ACTIVE") != "ACTIVE" or model_id is None or profile_id in found:
                 continue
-            for target in p.get("models", []):
-                model_id = target.get("modelArn", "").rpartition("foundation-model/")[2]
-                if model_id in profile_only and p["inferenceProfileId"] not in found:
-                    found[p["inferenceProfileId"]] = ModelInfo(
-                        id=f"bedrock/{p['inferenceProfileId']}", provider="bedrock",
-                        name=p["inferenceProfileId"],
-                        display_name=p.get("inferenceProfileName") or p["inferenceProfileId"],
-                        details={**profile_only[model_id], "inference_profile": True},
-                    )
+            found[profile_id] = ModelInfo(
+                id=f"bedrock/{profile_id}", provider="bedrock", name=profile_id,
+                display_name=p.get("inferenceProfileName") or profile_id,
+                # The regions it may route to: what the IAM policy must allow the model in.
+                details={**text_models[model_id], "inference_profile": True,
+                         "routes_to": sorted({a.split(":")[3] for a in arns if a.count(":") >= 5} - {""})},
+            )
         return sorted(found.values(), key=lambda info: info.id)
+
+
+# The HTTP status each in-stream exception has as an error answer: what decides a retry.
+_STREAM_EXCEPTION_STATUS = {"throttlingException": 429, "serviceUnavailableException": 503,
+                            "internalServerException": 500, "modelStreamErrorException": 424,
+                            "validationException": 400}
+
+
+def _retry_in_stream(exc: Exception, attempts: Attempts) -> bool:
+    if isinstance(exc, AwsError):
+        status = _STREAM_EXCEPTION_STATUS.get(exc.code, exc.status)
+        return attempts.retry(status, exc.code, None, exc.retry_after_ms)
+    return attempts.retry(None, None, exc)  # the connection dropped before the first token
 
 
 def _inference_profiles(control: AwsHttpClient) -> list[dict[str, Any]]:

@@ -67,6 +67,10 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+# Encoder architectures: Ollama serves them for /api/embed only (all-minilm, nomic-embed-text,
+# mxbai-embed-large, bge-m3...). /api/tags says only the family; /api/show would cost a call each.
+ENCODER_FAMILIES = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "xlm-roberta", "roberta"})
+
 class OllamaProvider:
     name = PROVIDER
 
@@ -180,6 +184,8 @@ class OllamaProvider:
                 continue
             details = dict(entry.get("details") or {})
             details.update({k: entry[k] for k in ("size", "digest", "modified_at") if k in entry})
+            if details.get("family") in ENCODER_FAMILIES:  # embeds, cannot chat: kept out of chat pickers
+                details["capabilities"] = ["embedding"]
             found.append(
                 ModelInfo(id=f"{PROVIDER}/{name}", provider=PROVIDER, name=name, display_name=name, details=details)
             )
@@ -204,6 +210,22 @@ class OllamaProvider:
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.host) from exc
 
+    async def create(self, name: str, base: str, system: str | None = None,
+                     parameters: dict[str, Any] | None = None) -> None:
+        """Ollama's `/api/create`: `name` made from `base` with a system prompt and parameters.
+        Ollama's reason for a refusal is kept in the message: the admin asked for this."""
+        body: dict[str, Any] = {"model": name, "from": base, "stream": False}
+        if system:
+            body["system"] = system
+        if parameters:
+            body["parameters"] = parameters
+        try:
+            await self._json("POST", "/api/create", body)
+        except (InvalidRequest, ModelNotFound) as exc:
+            reason = re.sub(r"^Ollama \(\d+\): ", "", exc.detail)
+            message = f"Ollama could not create {name}: {reason}"
+            raise type(exc)(exc.detail, provider=PROVIDER, message=message) from None
+
     async def delete(self, name: str) -> None:
         await self._json("DELETE", "/api/delete", {"model": name})
 
@@ -211,17 +233,27 @@ class OllamaProvider:
         data = await self._json("GET", "/api/ps")
         return list(data.get("models") or [])
 
+    async def load(self, name: str, keep_alive: str | int | None = None) -> None:
+        """Load a model into memory now: Ollama's empty generate request (`keep_alive`
+        None: the server's default)."""
+        body: dict[str, Any] = {"model": name}
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        await self._json("POST", "/api/generate", body)
+
     async def version(self) -> str:
         data = await self._json("GET", "/api/version")
         return str(data.get("version", ""))
 
     # ---- embeddings ----------------------------------------------------------------------
-    async def embed(self, model: str, inputs: list[str], *, dimensions: int | None = None
-                    ) -> tuple[list[list[float]], int]:
+    async def embed(self, model: str, inputs: list[str], *, dimensions: int | None = None,
+                    keep_alive: str | int | None = None) -> tuple[list[list[float]], int]:
         """(one vector per input, input tokens) from `/api/embed`."""
         body: dict[str, Any] = {"model": model, "input": inputs}
         if dimensions is not None:
             body["dimensions"] = dimensions
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         try:
             data = await self._json("POST", "/api/embed", body)
         except ModelNotFound as exc:
@@ -281,7 +313,12 @@ def chat_body(request: ChatRequest) -> dict[str, Any]:
         ]
     if request.reasoning_budget:
         body["think"] = True
-    for key in ("keep_alive", "format", "think"):
+    if request.keep_alive is not None:  # the admin's setting for this model
+        body["keep_alive"] = request.keep_alive
+    fmt = request.response_format
+    if fmt is not None:  # Ollama constrains decoding: "json", or to the schema itself
+        body["format"] = fmt.schema if fmt.kind == "json_schema" else "json"
+    for key in ("keep_alive", "think"):
         if key in request.extra:
             body[key] = request.extra[key]
     return body

@@ -21,7 +21,11 @@ def get_provider(settings: Settings, name: str) -> Any:
     key = (id(settings), name)
     with _lock:
         if key not in _instances:
-            if name == "ollama":
+            if name == "ollama" and settings.ollama_routed:
+                from omnichat.providers.ollama_router import OllamaRouter
+
+                _instances[key] = OllamaRouter(settings)
+            elif name == "ollama":
                 from omnichat.providers.ollama import OllamaProvider
 
                 _instances[key] = OllamaProvider(settings)

@@ -69,6 +69,18 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class ResponseFormat:
+    """Structured output: the answer is one JSON value, any JSON object (`json`) or one
+    that matches `schema` (`json_schema`). `name` names the schema (Bedrock's forced tool);
+    `strict` asks the gateway to check the finished answer against it (structured.py)."""
+
+    kind: Literal["json", "json_schema"]
+    schema: dict[str, Any] | None = None
+    name: str = "json_response"
+    strict: bool = False
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     model: str  # the provider's own model name, without the "ollama/" or "bedrock/" prefix
     messages: tuple[Message, ...]
@@ -82,9 +94,14 @@ class ChatRequest:
     tool_choice: str | None = None
     # Token budget for extended thinking where the model supports it (None = off).
     reasoning_budget: int | None = None
+    # Constrain the answer to JSON (None: free text).
+    response_format: ResponseFormat | None = None
     # Provider-specific extras passed through unchanged (Ollama options, Bedrock
     # additionalModelRequestFields).
     extra: dict[str, Any] = field(default_factory=dict)
+    # Ollama: how long the model stays loaded after this call ("10m", 3600, -1: for good),
+    # the admin's per-model setting; None: the server's default. Bedrock ignores it.
+    keep_alive: str | int | None = None
 
 
 # ---- stream events ---------------------------------------------------------------
@@ -139,6 +156,8 @@ class Finish:
     usage: Usage
     ttft_ms: float | None  # time to first token, from the call's start
     duration_ms: float
+    # The model id that answered when it is not the one asked for (a fallback took over).
+    model: str | None = None
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolUseDelta | Finish

@@ -77,14 +77,16 @@ def save_progress(url: str, message_id: str, content: str, reasoning: str) -> No
 
 
 def finish(url: str, message_id: str, *, status: str, content: str, reasoning: str, usage: dict[str, Any],
-           error: dict[str, Any] | None, call: CallRecord) -> frozenset[str]:
+           error: dict[str, Any] | None, call: CallRecord, model: str | None = None) -> frozenset[str]:
     """The answer's final state, its usage row and the end of the stream: all or nothing.
-    Returns the stream's subscribers at its end: every connection that `join`ed before it
-    (a later one finds the answer ended)."""
+    `model` is the model that answered (a fallback's, when one took over). Returns the
+    stream's subscribers at its end: every connection that `join`ed before it (a later
+    one finds the answer ended)."""
     def work(db: Db) -> frozenset[str]:
         db.lock("stream", message_id)
-        db.execute("UPDATE messages SET status = ?, content = ?, reasoning = ?, usage = ?, error = ?, updated_at = ?"
-                   " WHERE id = ?", status, content, reasoning or None, usage, error, utcnow(), message_id)
+        db.execute("UPDATE messages SET status = ?, content = ?, reasoning = ?, usage = ?, error = ?, updated_at = ?,"
+                   " model = COALESCE(?, model) WHERE id = ?", status, content, reasoning or None, usage, error,
+                   utcnow(), model, message_id)
         record(db, call)
         subscribers = standing.live_subscribers(db, message_id)  # not revoked ones
         _drop(db, message_id)

@@ -53,9 +53,11 @@ def snapshots(chat_id: str, message_id: str, content: str, reasoning: str, statu
 
 
 def done(chat_id: str, message_id: str, status: str, stop_reason: str | None, usage: dict[str, Any] | None,
-         error_body: dict[str, Any] | None = None) -> dict[str, Any]:
+         error_body: dict[str, Any] | None = None, model: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = {"type": "message.done", "chat_id": chat_id, "message_id": message_id,
                              "status": status, "stop_reason": stop_reason, "usage": usage or {}}
+    if model:  # the model that answered: a fallback's when the asked one failed before its first token
+        event["model"] = model
     if error_body:
         event["error"] = error_body
     return event

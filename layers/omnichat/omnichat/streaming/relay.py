@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from omnichat.billing.calls import priced_by
 from omnichat.providers.errors import ProviderError, ProviderTimeout
+from omnichat.providers.fallback import answered_by
 from omnichat.providers.types import ChatProvider, ChatRequest, Finish, ReasoningDelta, TextDelta
 from omnichat.streaming import control, frames
 from omnichat.streaming.coalescer import Coalescer
@@ -53,6 +55,9 @@ class Generation:
     deadline: float | None = None  # time.monotonic() by which the answer must be closed
     tuning: RelayTuning = field(default_factory=RelayTuning)
     on_post: Callable[[dict[str, Any]], None] | None = None  # observes posts (benchmarks)
+    priced_model: str | None = None  # the provider model whose prices apply (a preset's base)
+    reservation_id: str | None = None  # the call's budget reservation, settled with its usage row
+    done_extra: dict[str, Any] | None = None  # more fields of `message.done` (an answer's `sources`)
 
 
 @dataclass
@@ -211,21 +216,25 @@ class Relay:
         }
         error = {"code": failure.code, "message": failure.message} if failure else None
         content, reasoning = "".join(self.text), "".join(self.reasoning)
+        # The model that answered: a fallback's when the asked one failed before its first token.
+        model_id, provider_name = answered_by(gen.provider, finish, gen.model_id, gen.provider_name)
         call = CallRecord(
             user_id=gen.user_id, api_key_id=gen.api_key_id, chat_id=gen.chat_id, message_id=gen.message_id,
-            model=gen.model_id, provider=gen.provider_name, outcome=status,
+            model=model_id, provider=provider_name, outcome=status,
             input_tokens=input_tokens, output_tokens=output_tokens,
             cache_read_tokens=u.cache_read_tokens if u else 0, cache_write_tokens=u.cache_write_tokens if u else 0,
             ttft_ms=ttft_ms, duration_ms=duration_ms, error_code=failure.code if failure else None,
+            priced_model=priced_by(gen.provider, gen.priced_model or model_id), reservation_id=gen.reservation_id,
         )
         subscribers = await asyncio.to_thread(control.finish, gen.db_url, gen.message_id, status=status,
                                               content=content, reasoning=reasoning, usage=usage, error=error,
-                                              call=call)
+                                              call=call, model=model_id)
         if subscribers - self.subscribers:  # joined since the last poll: the text, then the end
             await self.welcome(set(subscribers - self.subscribers))
         stop_reason = finish.stop_reason if finish and status == "complete" else None
         if error:
             await self.post(frames.error(error["code"], error["message"], chat_id=gen.chat_id,
                                          message_id=gen.message_id))
-        await self.post(frames.done(gen.chat_id, gen.message_id, status, stop_reason, usage, error))
+        await self.post({**frames.done(gen.chat_id, gen.message_id, status, stop_reason, usage, error, model=model_id),
+                         **(gen.done_extra or {})})
         return Outcome(status, content, reasoning, stop_reason, usage, error, self.posts)

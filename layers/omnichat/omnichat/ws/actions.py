@@ -8,9 +8,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from omnichat.catalog import catalog, pulls
+from omnichat.catalog import catalog, presets, pulls
+from omnichat.chats import attachments as links
 from omnichat.chats import sends, service, tree
 from omnichat.chats.rows import ChatRow, MessageRow, get_message, latest_answer
 from omnichat.db import lite
@@ -25,6 +26,18 @@ from omnichat.ws.session import WsError, WsSession
 log = logging.getLogger("omnichat.ws")
 PULL_PROGRESS_EVERY_S = 0.25
 PULL_POLL_S = 1.0  # how often a queued pull's row is read
+T = TypeVar("T")
+
+
+async def _knowing_vision(s: WsSession, run: Callable[[], T]) -> T:
+    """`run` (a transaction), run again after learning whether its model reads images when
+    it needed to know (answers.VisionUnknown: no I/O inside a transaction)."""
+    for _ in range(2):
+        try:
+            return run()
+        except answers.VisionUnknown as exc:
+            await answers.learn_vision(s, exc)
+    return run()
 
 
 async def ping(s: WsSession, frame: schemas.Ping) -> None:
@@ -47,6 +60,8 @@ class Accepted:
     answer_id: str | None
     prepared: Prepared | None = None
     final: MessageRow | None = None  # a repeat's answer when nothing streams it any more
+    # The question's collections, [{id, name}], when a preset added to them (the page shows them at once).
+    collections: list[dict[str, str]] | None = None
 
     @property
     def created(self) -> bool:
@@ -100,7 +115,7 @@ def _accept(s: WsSession, client_message_id: str, accept: Callable[[Db], Accepte
         return lite.run(s.db_url, lambda db: _repeat(db, s, _committed(db, user_id, client_message_id)))
 
 
-SEND_FIELDS = ("chat_id", "model", "parent_id", "system_prompt", "params")
+SEND_FIELDS = ("chat_id", "model", "parent_id", "system_prompt", "params", "attachments", "collections")
 
 
 async def send(s: WsSession, frame: schemas.Send) -> None:
@@ -111,6 +126,8 @@ async def send(s: WsSession, frame: schemas.Send) -> None:
         _check_length(s, frame.content)
     own = {name: getattr(frame, name) for name in SEND_FIELDS}
     own["params"] = frame.params.given() if frame.params else None
+    own["attachments"] = list(frame.attachments) if frame.attachments else None  # kept as JSON with parts
+    own["collections"] = list(frame.collections) if frame.collections else None
 
     def accept(db: Db) -> Accepted | None:
         content, fields = frame.content, own
@@ -127,7 +144,7 @@ async def send(s: WsSession, frame: schemas.Send) -> None:
             _check_length(s, content)
         return _ask(db, s, frame.client_message_id, content, **fields)
 
-    accepted = _accept(s, frame.client_message_id, accept)
+    accepted = await _knowing_vision(s, lambda: _accept(s, frame.client_message_id, accept))
     part = asdict(frame.part) if parted and frame.part else None
     if accepted is None:
         await s.ack(frame.action, client_message_id=frame.client_message_id, part=part)
@@ -137,10 +154,15 @@ async def send(s: WsSession, frame: schemas.Send) -> None:
 
 
 def _ask(db: Db, s: WsSession, client_message_id: str, content: str, *, chat_id: str | None, model: str | None,
-         parent_id: str | None, system_prompt: str | None, params: dict[str, Any] | None) -> Accepted:
-    """Save a new question (in a new chat when `chat_id` is None) and start its answer."""
+         parent_id: str | None, system_prompt: str | None, params: dict[str, Any] | None,
+         attachments: list[str] | None = None, collections: list[str] | None = None) -> Accepted:
+    """Save a new question (in a new chat when `chat_id` is None), with its attachments and
+    collections, and start its answer."""
     chat = answers.owned_chat(db, s, chat_id) if chat_id else None
     resolved = answers.resolve_model(db, s, chat, model)
+    collections = list(dict.fromkeys([*(collections or []), *_preset_collections(db, s, resolved)]))
+    scope = _checked_scope(db, s, attachments or [], collections or [], chat_id) if attachments or collections \
+        else None
     if chat is None:
         chat = service.create(db, s.principal, model=resolved.id, system_prompt=system_prompt, params=params)
     elif system_prompt is not None:
@@ -152,12 +174,49 @@ def _ask(db: Db, s: WsSession, client_message_id: str, content: str, *, chat_id:
                                     client_message_id=client_message_id)
     if not created:  # saved before the key was kept in `sends` (an older server)
         return _answered(db, s, chat.id, question.id)
-    prepared = answers.start_answer(db, s, chat, question, resolved, params or {})
-    return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
+    if scope:
+        links.link(db, question.id, scope.file_ids, scope.collection_ids)
+    prepared = answers.start_answer(db, s, chat, question, resolved, params or {}, scope)
+    return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared,
+                    collections=_named(db, scope.collection_ids) if scope and resolved.preset_id else None)
+
+
+def _preset_collections(db: Db, s: WsSession, model: catalog.ResolvedModel) -> list[str]:
+    """A preset's knowledge collections that the sender may read (none for a plain model):
+    they join the question's scope and are saved with it, as the `#` ones are."""
+    return presets.collections_for(db, model.preset_id, s.principal.user_id) if model.preset_id else []
+
+
+def _scope_with_preset(db: Db, s: WsSession, question_id: str, model: catalog.ResolvedModel) -> links.Scope:
+    """The scope of a saved question answered (again) with `model`: what it was asked over,
+    and the preset's collections, which are saved with the question from now on."""
+    links.add_collections(db, question_id, _preset_collections(db, s, model))
+    return links.scope_of(db, question_id)
+
+
+def _named(db: Db, collection_ids: tuple[str, ...]) -> list[dict[str, str]]:
+    """Collections as the ack names them (ids checked readable already), by name."""
+    if not collection_ids:
+        return []
+    rows = db.execute(f"SELECT id, name FROM collections WHERE id IN ({', '.join('?' * len(collection_ids))})"
+                      " ORDER BY lower(name), id", *collection_ids).fetchall()
+    return [{"id": r[0], "name": r[1]} for r in rows]
+
+
+def _checked_scope(db: Db, s: WsSession, file_ids: list[str], collection_ids: list[str],
+                   chat_id: str | None) -> links.Scope:
+    from omnichat.documents import retrieval  # only for a question with documents
+
+    try:
+        return retrieval.checked_scope(db, s.principal.user_id, file_ids, collection_ids)
+    except retrieval.Refused as exc:
+        raise WsError(exc.code, exc.message, chat_id=chat_id, **exc.context) from None
 
 
 async def _answer(s: WsSession, action: str, accepted: Accepted, **ack: Any) -> None:
     """Ack a send or an edit, then stream its new answer, or replay a repeat's."""
+    if accepted.collections is not None:
+        ack["collections"] = accepted.collections
     await s.ack(action, chat_id=accepted.chat_id, user_message_id=accepted.question_id,
                 assistant_message_id=accepted.answer_id, created=accepted.created, **ack)
     if accepted.prepared is not None:
@@ -192,10 +251,13 @@ async def edit(s: WsSession, frame: schemas.Edit) -> None:
         question, created = tree.edit(db, chat, original.id, frame.content, frame.client_message_id)
         if not created:  # saved before the key was kept in `sends` (an older server)
             return _answered(db, s, chat.id, question.id)
-        prepared = answers.start_answer(db, s, chat, question, model, {})
-        return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared)
+        links.copy(db, original.id, question.id)  # the new text asks over the same documents
+        scope = _scope_with_preset(db, s, question.id, model)
+        prepared = answers.start_answer(db, s, chat, question, model, {}, scope)
+        return Accepted(chat.id, question.id, prepared.answer_id, prepared=prepared,
+                        collections=_named(db, scope.collection_ids) if model.preset_id else None)
 
-    accepted = _accept(s, frame.client_message_id, accept)
+    accepted = await _knowing_vision(s, lambda: _accept(s, frame.client_message_id, accept))
     assert accepted is not None
     await _answer(s, frame.action, accepted)
 
@@ -212,9 +274,10 @@ async def regenerate(s: WsSession, frame: schemas.Regenerate) -> None:
         model = answers.resolve_model(db, s, chat,
                                       frame.model or (target.model if target.role == "assistant" else None))
         answers.ensure_idle(db, chat)
-        return answers.start_answer(db, s, chat, question, model, {})
+        # The same question over the same documents (and a preset's collections).
+        return answers.start_answer(db, s, chat, question, model, {}, _scope_with_preset(db, s, question.id, model))
 
-    await answers.acknowledge_and_stream(s, frame.action, lite.run(s.db_url, work))
+    await answers.acknowledge_and_stream(s, frame.action, await _knowing_vision(s, lambda: lite.run(s.db_url, work)))
 
 
 async def stop(s: WsSession, frame: schemas.Stop) -> None:

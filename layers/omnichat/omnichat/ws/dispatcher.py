@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from omnichat.auth import policies, standing
 from omnichat.auth.principal import Principal
+from omnichat.catalog import catalog
 from omnichat.checks import Invalid, storable
 from omnichat.db import lite
 from omnichat.errors import AppError, OmniChatError
@@ -18,6 +20,8 @@ from omnichat.ws import actions, schemas
 from omnichat.ws.session import WsError, WsSession
 
 log = logging.getLogger("omnichat.ws")
+# The frames that name a model to answer with (model.pull names one to download instead).
+MODEL_FRAMES = (schemas.Send, schemas.Edit, schemas.Regenerate)
 
 # Action -> the rule (omnichat.auth.policies) its sender must pass: the one place that
 # says who may do what on the WebSocket (tests/ws/test_authz_matrix.py covers every row).
@@ -102,6 +106,8 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
         except Invalid as fault:
             raise WsError("invalid_request", fault.describe()) from None
         policies.RULES[POLICIES[action]](s.principal)
+        if isinstance(frame, MODEL_FRAMES) and frame.model:  # a bare name ("smollm2:135m"): its full id
+            frame = replace(frame, model=await catalog.full_id(s.settings, s.principal, frame.model))
         await actions.HANDLERS[action](s, frame)
     except ConnectionEnded as exc:
         await s.error(exc.code, exc.message)

@@ -8,9 +8,22 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from omnichat.chats.params import SEND_CHECKS
-from omnichat.checks import Check, Fields, Invalid, integer, nested, string
+from omnichat.checks import Check, Fields, Invalid, array, integer, nested, string
 
 ID = string(1, 36)
+MAX_ATTACHMENTS, MAX_COLLECTIONS = 10, 5  # documents/retrieval.py
+
+
+def _ids(max_length: int) -> Check[tuple[str, ...]]:
+    """A list of ids, each once."""
+    items = array(ID, 0, max_length)
+
+    def check(param: str, value: Any) -> tuple[str, ...]:
+        ids = items(param, value)
+        if len(set(ids)) != len(ids):
+            raise Invalid(param, "ids without duplicates")
+        return tuple(ids)
+    return check
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,8 @@ class Send(Frame):
     system_prompt: str | None = None
     params: Params | None = None
     part: Part | None = None
+    attachments: tuple[str, ...] | None = None  # file ids (the sender's own)
+    collections: tuple[str, ...] | None = None  # collection ids (the sender may read)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +122,7 @@ FIELDS: dict[str, Check[Any]] = {
     "request_id": string(0, 100), "content": string(), "client_message_id": string(1, 100),
     "chat_id": ID, "message_id": ID, "parent_id": ID, "model": string(1, 300), "system_prompt": string(0, 20_000),
     "params": nested(lambda f: Params(**_read(f, Params, PARAMS))), "part": nested(_part),
+    "attachments": _ids(MAX_ATTACHMENTS), "collections": _ids(MAX_COLLECTIONS),
 }
 _FRAMES: dict[str, type[Frame]] = {
     "ping": Ping, "chat.send": Send, "chat.stop": Stop, "chat.regenerate": Regenerate, "chat.edit": Edit,

@@ -1,185 +1,156 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-"""
+"""initial schema"""
 
 import sqlalchemy as sa
 from alembic import op
 
+from omnichat.db.migrations.columns import drop, fk, id_column, index, pk, string, timestamp, timestamps, unique
+
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
+
+# No server defaults yet: migration 0006 adds them.
 
 
 def upgrade() -> None:
     op.create_table('settings',
-    sa.Column('key', sa.String(length=200), nullable=False),
+    string('key', 200),
     sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_settings'))
+    timestamp('updated_at'),
+    pk('settings', 'key')
     )
     op.create_table('signin_failures',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('scope', sa.String(length=400), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_signin_failures'))
+    id_column(),
+    string('scope', 400),
+    timestamp('created_at'),
+    pk('signin_failures')
     )
-    op.create_index('ix_signin_failures_scope_created_at', 'signin_failures', ['scope', 'created_at'], unique=False)
+    index('signin_failures', 'scope', 'created_at')
 
     op.create_table('users',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('password_hash', sa.String(length=255), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('email', name=op.f('uq_users_email'))
+    id_column(),
+    string('email', 320),
+    string('name', 200),
+    string('password_hash', 255),
+    string('role', 16),
+    *timestamps(default=False),
+    pk('users'),
+    unique('users', 'email')
     )
     op.create_table('api_keys',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_keys_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
-    sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
+    id_column(),
+    id_column('user_id'),
+    string('name', 100),
+    string('prefix', 16),
+    string('key_hash', 64),
+    timestamp('created_at'),
+    timestamp('last_used_at', nullable=True),
+    timestamp('revoked_at', nullable=True),
+    fk('api_keys', 'user_id', 'users'),
+    pk('api_keys'),
+    unique('api_keys', 'key_hash')
     )
-    op.create_index(op.f('ix_api_keys_user_id'), 'api_keys', ['user_id'], unique=False)
+    index('api_keys', 'user_id')
 
     op.create_table('chats',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
+    id_column(),
+    id_column('user_id'),
+    string('title', 300),
     sa.Column('pinned', sa.Boolean(), nullable=False),
     sa.Column('archived', sa.Boolean(), nullable=False),
-    sa.Column('model', sa.String(length=300), nullable=True),
+    string('model', 300, nullable=True),
     sa.Column('system_prompt', sa.Text(), nullable=True),
     sa.Column('params', sa.JSON(), nullable=False),
-    sa.Column('current_leaf_id', sa.String(length=36), nullable=True),
+    id_column('current_leaf_id', nullable=True),
     sa.Column('message_count', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_chats_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_chats'))
+    *timestamps(default=False),
+    fk('chats', 'user_id', 'users'),
+    pk('chats')
     )
-    op.create_index('ix_chats_user_id_listing', 'chats', ['user_id', 'archived', 'pinned', 'updated_at', 'id'],
-                    unique=False)
+    index('chats', 'user_id', 'archived', 'pinned', 'updated_at', 'id', name='ix_chats_user_id_listing')
 
     op.create_table('connections',
-    sa.Column('connection_id', sa.String(length=128), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('endpoint', sa.String(length=512), nullable=False),
-    sa.Column('connected_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_connections_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('connection_id', name=op.f('pk_connections'))
+    string('connection_id', 128),
+    id_column('user_id'),
+    string('endpoint', 512),
+    timestamp('connected_at'),
+    fk('connections', 'user_id', 'users'),
+    pk('connections', 'connection_id')
     )
-    op.create_index(op.f('ix_connections_user_id'), 'connections', ['user_id'], unique=False)
+    index('connections', 'user_id')
 
     op.create_table('sessions',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_sessions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions'))
+    id_column(),
+    id_column('user_id'),
+    *timestamps('created_at', 'expires_at', default=False),
+    fk('sessions', 'user_id', 'users'),
+    pk('sessions')
     )
-    op.create_index(op.f('ix_sessions_user_id'), 'sessions', ['user_id'], unique=False)
+    index('sessions', 'user_id')
 
     op.create_table('usage',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=True),
-    sa.Column('api_key_id', sa.String(length=36), nullable=True),
-    sa.Column('chat_id', sa.String(length=36), nullable=True),
-    sa.Column('message_id', sa.String(length=36), nullable=True),
-    sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('model', sa.String(length=300), nullable=False),
-    sa.Column('provider', sa.String(length=16), nullable=False),
-    sa.Column('input_tokens', sa.Integer(), nullable=False),
-    sa.Column('output_tokens', sa.Integer(), nullable=False),
-    sa.Column('cache_read_tokens', sa.Integer(), nullable=False),
-    sa.Column('cache_write_tokens', sa.Integer(), nullable=False),
+    id_column(),
+    id_column('user_id', nullable=True),
+    id_column('api_key_id', nullable=True),
+    id_column('chat_id', nullable=True),
+    id_column('message_id', nullable=True),
+    string('source', 16),
+    string('model', 300),
+    string('provider', 16),
+    *(sa.Column(name, sa.Integer(), nullable=False)
+      for name in ('input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens')),
     sa.Column('ttft_ms', sa.Integer(), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=False),
-    sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('error_code', sa.String(length=64), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_usage_user_id_users'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage'))
+    string('outcome', 16),
+    string('error_code', 64, nullable=True),
+    timestamp('created_at'),
+    fk('usage', 'user_id', 'users', ondelete='SET NULL'),
+    pk('usage')
     )
-    op.create_index('ix_usage_created_at', 'usage', ['created_at'], unique=False)
-    op.create_index('ix_usage_user_id', 'usage', ['user_id'], unique=False)
+    index('usage', 'created_at')
+    index('usage', 'user_id')
 
     op.create_table('ws_tickets',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('ticket_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_ws_tickets_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ws_tickets')),
-    sa.UniqueConstraint('ticket_hash', name=op.f('uq_ws_tickets_ticket_hash'))
+    id_column(),
+    id_column('user_id'),
+    string('ticket_hash', 64),
+    *timestamps('created_at', 'expires_at', default=False),
+    timestamp('used_at', nullable=True),
+    fk('ws_tickets', 'user_id', 'users'),
+    pk('ws_tickets'),
+    unique('ws_tickets', 'ticket_hash')
     )
-    op.create_index(op.f('ix_ws_tickets_user_id'), 'ws_tickets', ['user_id'], unique=False)
+    index('ws_tickets', 'user_id')
 
     op.create_table('messages',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('chat_id', sa.String(length=36), nullable=False),
-    sa.Column('parent_id', sa.String(length=36), nullable=True),
+    id_column(),
+    id_column('chat_id'),
+    id_column('parent_id', nullable=True),
     sa.Column('depth', sa.Integer(), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
+    string('role', 16),
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('reasoning', sa.Text(), nullable=True),
-    sa.Column('model', sa.String(length=300), nullable=True),
-    sa.Column('status', sa.String(length=16), nullable=False),
+    string('model', 300, nullable=True),
+    string('status', 16),
     sa.Column('error', sa.JSON(), nullable=True),
     sa.Column('usage', sa.JSON(), nullable=True),
-    sa.Column('client_message_id', sa.String(length=100), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], name=op.f('fk_messages_chat_id_chats'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
-    sa.UniqueConstraint('chat_id', 'client_message_id', name=op.f('uq_messages_chat_id_client_message_id'))
+    string('client_message_id', 100, nullable=True),
+    *timestamps(default=False),
+    fk('messages', 'chat_id', 'chats'),
+    pk('messages'),
+    unique('messages', 'chat_id', 'client_message_id')
     )
-    op.create_index('ix_messages_chat_id_parent_id', 'messages', ['chat_id', 'parent_id'], unique=False)
-    op.create_index(op.f('ix_messages_parent_id'), 'messages', ['parent_id'], unique=False)
-
+    index('messages', 'chat_id', 'parent_id')
+    index('messages', 'parent_id')
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_messages_parent_id'), table_name='messages')
-    op.drop_index('ix_messages_chat_id_parent_id', table_name='messages')
-
-    op.drop_table('messages')
-    op.drop_index(op.f('ix_ws_tickets_user_id'), table_name='ws_tickets')
-
-    op.drop_table('ws_tickets')
-    op.drop_index('ix_usage_user_id', table_name='usage')
-    op.drop_index('ix_usage_created_at', table_name='usage')
-
-    op.drop_table('usage')
-    op.drop_index(op.f('ix_sessions_user_id'), table_name='sessions')
-
-    op.drop_table('sessions')
-    op.drop_index(op.f('ix_connections_user_id'), table_name='connections')
-
-    op.drop_table('connections')
-    op.drop_index('ix_chats_user_id_listing', table_name='chats')
-
-    op.drop_table('chats')
-    op.drop_index(op.f('ix_api_keys_user_id'), table_name='api_keys')
-
-    op.drop_table('api_keys')
-    op.drop_table('users')
-    op.drop_index('ix_signin_failures_scope_created_at', table_name='signin_failures')
-
-    op.drop_table('signin_failures')
-    op.drop_table('settings')
+    drop('messages', 'ix_messages_parent_id', 'ix_messages_chat_id_parent_id')
+    drop('ws_tickets', 'ix_ws_tickets_user_id')
+    drop('usage', 'ix_usage_user_id', 'ix_usage_created_at')
+    drop('sessions', 'ix_sessions_user_id')
+    drop('connections', 'ix_connections_user_id')
+    drop('chats', 'ix_chats_user_id_listing')
+    drop('api_keys', 'ix_api_keys_user_id')
+    drop('users')
+    drop('signin_failures', 'ix_signin_failures_scope_created_at')
+    drop('settings')

@@ -1,52 +1,45 @@
-"""streams and upload parts
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""streams and upload parts"""
 
 import sqlalchemy as sa
 from alembic import op
 
+from omnichat.db.migrations.columns import drop, fk, id_column, index, pk, string, timestamp
+
 revision = '0002'
 down_revision = '0001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table('stream_subscribers',
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('connection_id', sa.String(length=128), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('message_id', 'connection_id', name=op.f('pk_stream_subscribers'))
+    id_column('message_id'),
+    string('connection_id', 128),
+    timestamp('created_at'),
+    pk('stream_subscribers', 'message_id', 'connection_id')
     )
     op.create_table('upload_parts',
-    sa.Column('user_id', sa.String(length=36), nullable=False),
-    sa.Column('client_message_id', sa.String(length=100), nullable=False),
+    id_column('user_id'),
+    string('client_message_id', 100),
     sa.Column('part_index', sa.Integer(), nullable=False),
     sa.Column('part_count', sa.Integer(), nullable=False),
     sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_upload_parts_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('user_id', 'client_message_id', 'part_index', name=op.f('pk_upload_parts'))
+    timestamp('created_at'),
+    fk('upload_parts', 'user_id', 'users'),
+    pk('upload_parts', 'user_id', 'client_message_id', 'part_index')
     )
     op.create_table('streams',
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('chat_id', sa.String(length=36), nullable=False),
-    sa.Column('user_id', sa.String(length=36), nullable=False),
+    id_column('message_id'),
+    id_column('chat_id'),
+    id_column('user_id'),
     sa.Column('stop_requested', sa.Boolean(), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], name=op.f('fk_streams_chat_id_chats'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('message_id', name=op.f('pk_streams'))
+    timestamp('started_at'),
+    timestamp('heartbeat_at'),
+    fk('streams', 'chat_id', 'chats'),
+    pk('streams', 'message_id')
     )
-    op.create_index(op.f('ix_streams_chat_id'), 'streams', ['chat_id'], unique=False)
-
+    index('streams', 'chat_id')
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_streams_chat_id'), table_name='streams')
-
-    op.drop_table('streams')
-    op.drop_table('upload_parts')
-    op.drop_table('stream_subscribers')
+    drop('streams', 'ix_streams_chat_id')
+    drop('upload_parts')
+    drop('stream_subscribers')

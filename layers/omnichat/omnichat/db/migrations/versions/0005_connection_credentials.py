@@ -1,9 +1,6 @@
 """connection credentials: the session or API key that obtained a WebSocket ticket,
 kept with the ticket and with the connection it opened, so every frame (and every
 stream delivering to the connection) checks that the credential still stands
-
-Revision ID: 0005
-Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -11,8 +8,6 @@ from alembic import op
 
 revision = '0005'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 TABLES = ('ws_tickets', 'connections')
 

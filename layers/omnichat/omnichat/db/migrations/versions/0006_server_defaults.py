@@ -2,9 +2,6 @@
 (the runtime's, the pull worker's, an operator's) may leave it out. Frozen history: the
 values are written here as they were; models.py names them once for the code, and
 tests/test_record_contract.py checks the two agree on SQLite and PostgreSQL.
-
-Revision ID: 0006
-Revises: 0005
 """
 
 from typing import Any
@@ -14,8 +11,6 @@ from alembic import op
 
 revision = '0006'
 down_revision = '0005'
-branch_labels = None
-depends_on = None
 
 NOW = 'now'  # a timestamp column: the current UTC time, in the column's own format
 DEFAULTS: dict[str, dict[str, str | bool]] = {
