@@ -4,7 +4,6 @@ keys that are shown once."""
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 from playwright.sync_api import expect
@@ -63,9 +62,7 @@ def test_model_settings_decide_what_people_can_pick(new_page, stack, admin):
     page.goto("/admin/models")
     row = page.get_by_role("row", name="ollama/omnichat-test:latest")
     row.get_by_label("Display name of ollama/omnichat-test:latest").fill("Test model")
-    with page.expect_response(lambda r: r.request.method == "PATCH" and "/api/models/" in r.url) as patched:
-        row.get_by_label("Display name of ollama/omnichat-test:latest").press("Enter")
-    assert patched.value.ok, patched.value.text()
+    saved(page, lambda: row.get_by_label("Display name of ollama/omnichat-test:latest").press("Enter"))
     expect(row.get_by_label("Display name of ollama/omnichat-test:latest")).to_have_value("Test model")
 
     person = new_page(user["access_token"])
@@ -74,19 +71,26 @@ def test_model_settings_decide_what_people_can_pick(new_page, stack, admin):
     expect(picker.locator("optgroup[label='Ollama'] option", has_text="Test model")).to_have_count(1)
 
     try:
-        row.get_by_label("Who can use ollama/omnichat-test:latest").select_option("admins")
-        expect(page.get_by_label("Who can use ollama/omnichat-test:latest")).to_have_value("admins")
+        # Each change is saved before the other page reloads: the select shows its new value
+        # at once, while its PATCH may still be on the way.
+        saved(page, lambda: row.get_by_label("Who can use ollama/omnichat-test:latest").select_option("admins"))
         person.reload()
         expect(pickable(person, "Test model")).to_have_count(0)
-        row.get_by_label("Who can use ollama/omnichat-test:latest").select_option("everyone")
+        saved(page, lambda: row.get_by_label("Who can use ollama/omnichat-test:latest").select_option("everyone"))
 
-        row.get_by_role("switch", name="Enable ollama/omnichat-test:latest").uncheck()
-        time.sleep(0.3)
+        saved(page, lambda: row.get_by_role("switch", name="Enable ollama/omnichat-test:latest").uncheck())
         person.reload()
         expect(pickable(person, "Test model")).to_have_count(0)
     finally:
         stack.api("PATCH", "/api/models/ollama/omnichat-test:latest",
                   {"enabled": True, "visibility": "everyone", "display_name": None}, token=admin["access_token"])
+
+
+def saved(page, change) -> None:
+    """Makes `change` on the admin page and waits for the model settings' PATCH it sends."""
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/api/models/" in r.url) as patched:
+        change()
+    assert patched.value.ok, patched.value.text()
 
 
 def pickable(page, name: str):
