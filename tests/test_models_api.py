@@ -4,6 +4,7 @@ Bedrock emulator."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -61,6 +62,18 @@ def test_pull_streams_progress_and_errors(client, people):
     assert r.status_code == 200 and lines[-1]["error"]["code"]
     assert_error(client.post("/api/models/pull", json={"model": "bedrock/x"}, headers=admin.headers), 400,
                  "invalid_model")
+
+
+@pytest.mark.parametrize("model", ["ollama/../../etc", "ollama/a b", "ollama/x:", "ollama/:latest", "ollama/"])
+def test_a_name_ollama_would_refuse_is_refused_and_nothing_is_audited(client, people, model):
+    """Refused here in our words, not passed on for the model server to refuse in its own."""
+    admin, _ = people
+    error = assert_error(client.post("/api/models/pull", json={"model": model}, headers=admin.headers), 400,
+                         "invalid_model")
+    assert repr(model) in error["message"]
+    assert_error(client.delete(f"/api/models/{quote(model, safe='')}", headers=admin.headers), 400, "invalid_model")
+    entries = client.get("/api/admin/audit", headers=admin.headers).json()["entries"]
+    assert not [e for e in entries if e["action"].startswith("model.")], entries
 
 
 def test_delete_unknown_model_is_not_found(client, people):

@@ -61,6 +61,8 @@ def test_an_admin_creates_a_model_that_is_then_offered(client, people, ollama_ow
     ({"model": BASE, "from": BASE}, 400, "invalid_request", "has weights of its own"),
     ({"model": "ollama/x:1", "from": "bedrock/anthropic.claude-3-haiku-20240307-v1:0"}, 400, "invalid_model",
      "ollama"),
+    ({"model": "ollama/a b:1", "from": BASE}, 400, "invalid_model", "not an Ollama model name"),
+    ({"model": "ollama/x:1", "from": "ollama/../x"}, 400, "invalid_model", "not an Ollama model name"),
     ({"model": "ollama/x:1", "from": BASE, "parameters": {"mirostat": 1}}, 422, None, "mirostat"),
     ({"model": "ollama/x:1", "from": BASE, "parameters": {"temperature": 7}}, 422, None, "temperature"),
     ({"model": "ollama/x:1"}, 422, None, "from"),

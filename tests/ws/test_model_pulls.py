@@ -36,6 +36,15 @@ def test_a_direct_pull_streams_progress_until_done(harness, alice, ollama):
     assert of_type(frames, "model.pull.done")[0]["model"] == "ollama/smollm2:135m"
 
 
+@pytest.mark.parametrize("model", ["ollama/../../etc", "ollama/a b", "ollama/x:", "ollama/:latest", "bedrock/x"])
+def test_a_name_ollama_would_refuse_is_refused_before_anything_starts(harness, alice, model):
+    conn = harness.connect(alice)
+    harness.send(conn, {"action": "model.pull", "model": model, "request_id": "p"})
+    frames = harness.frames(conn)
+    assert [(f["type"], f.get("code"), f.get("request_id")) for f in frames] == [("error", "invalid_request", "p")]
+    assert "ollama/<name:tag>" in frames[0]["message"]
+
+
 def test_a_queued_pull_is_run_by_the_worker_and_relayed(harness, alice, ollama, monkeypatch, db_url, tmp_path):
     """With the queue on (as in AWS), the Lambda only writes a request; the real worker
     from ollama_service claims it, pulls from the model server and writes progress."""

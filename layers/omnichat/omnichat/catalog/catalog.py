@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -103,6 +104,23 @@ def split_id(model_id: str) -> tuple[str, str]:
     if provider not in registry.PROVIDERS or not name:
         raise ModelNotAvailable(f"Unknown model id {model_id!r}: use ollama/<name> or bedrock/<id>")
     return provider, _ollama_key(name) if provider == "ollama" else name
+
+
+# An Ollama model name, `[host/][namespace/]model[:tag]`, in the characters and lengths
+# Ollama accepts: what a pull, create or delete may send to a model server. (The bundled
+# model server, like Ollama, checks names again in its own words.)
+_OLLAMA_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"
+_OLLAMA_NAME = re.compile(rf"{_OLLAMA_SEGMENT}(?:/{_OLLAMA_SEGMENT}){{0,2}}(?::[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})?")
+
+
+def ollama_name(model_id: str) -> str | None:
+    """The Ollama name (tag implied) of an `ollama/<name[:tag]>` id, or None when `model_id`
+    is not one: another provider's id, or a name Ollama would refuse (`..`, spaces, an
+    empty tag)."""
+    provider, _, name = model_id.partition("/")
+    if provider != "ollama" or ".." in name or not _OLLAMA_NAME.fullmatch(name):
+        return None
+    return _ollama_key(name)
 
 
 def canonical_id(model_id: str) -> str:

@@ -307,8 +307,8 @@ async def resume(s: WsSession, frame: schemas.Resume) -> None:
 
 
 async def pull(s: WsSession, frame: schemas.Pull) -> None:
-    provider_name, name = catalog.split_id(frame.model)
-    if provider_name != "ollama" or not registry.enabled(s.settings, "ollama"):
+    name = catalog.ollama_name(frame.model)
+    if name is None or not registry.enabled(s.settings, "ollama"):
         raise WsError("invalid_request", "model: only ollama/<name:tag> models can be pulled")
     if s.settings.pull_queue:
         await _relay_queued_pull(s, frame)

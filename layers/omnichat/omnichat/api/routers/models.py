@@ -143,12 +143,10 @@ async def update_model(model_id: str, body: ModelPatch, sql: SQL, settings: AppS
 
 
 def _ollama_name(settings: Any, model_id: str, doing: str) -> str:
-    try:
-        provider, name = catalog.split_id(model_id)
-    except catalog.ModelNotAvailable as exc:  # not a model id at all: the request is wrong, nothing is missing
-        raise BadRequest(exc.message, code="invalid_model") from None
-    if provider != "ollama":
-        raise BadRequest(f"Only ollama/<name:tag> models can be {doing}", code="invalid_model")
+    name = catalog.ollama_name(model_id)
+    if name is None:
+        raise BadRequest(f"Only ollama/<name:tag> models can be {doing}: {model_id!r} is not an Ollama model name",
+                         code="invalid_model")
     if not registry.enabled(settings, "ollama"):
         raise catalog.ModelNotAvailable("The ollama provider is not enabled on this server")
     return name
