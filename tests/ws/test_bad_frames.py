@@ -60,6 +60,15 @@ def test_binary_frames(harness, alice, data):
     assert_error_then_usable(harness, conn, {"invalid_frame"})
 
 
+@pytest.mark.parametrize(("action", "named"), [(None, "null"), (["ping"], '["ping"]'), ("chat.sned", '"chat.sned"'),
+                                                ("x" * 5000, '"' + "x" * 99)])
+def test_an_unknown_action_is_named_as_the_client_wrote_it(harness, alice, action, named):
+    conn = harness.connect(alice)
+    harness.send_raw(conn, json.dumps({"action": action}))
+    [error] = of_type(harness.frames(conn), "error")
+    assert error["code"] == "unknown_action" and f"Unknown action {named};" in error["message"], error
+
+
 @FUZZ
 @given(action=st.one_of(st.text(max_size=30).filter(lambda a: a not in ACTIONS), json_values))
 def test_unknown_actions(harness, alice, action):

@@ -100,7 +100,8 @@ async def dispatch(s: WsSession, body: str | None, is_base64: bool = False) -> N
                                and len(client_message_id) <= 100 and storable(client_message_id) else None)
         action = raw.get("action")
         if not isinstance(action, str) or action not in schemas.ACTIONS:
-            raise WsError("unknown_action", f"Unknown action {action!r}; see docs/websocket-protocol.md")
+            shown = json.dumps(action)[:100]  # as the client wrote it (null, not None), bounded
+            raise WsError("unknown_action", f"Unknown action {shown}; see docs/websocket-protocol.md")
         try:
             frame = schemas.parse(action, raw)
         except Invalid as fault:
