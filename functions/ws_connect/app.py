@@ -1,6 +1,7 @@
 """Lambda "ws_connect": $connect, after the authorizer allowed it: registers the
-connection for its user, with the credential it rides on. A user with
-`ws_max_connections_per_user` live connections is refused (429)."""
+connection for its user, with the credential it rides on. A protocol version (`v`) this
+server does not speak is refused (400); so is a user with `ws_max_connections_per_user`
+live connections (429)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         principal = principal_from(event)
     except PermissionError:
         return {"statusCode": 401, "body": "Unauthorized"}
+    version = (event.get("queryStringParameters") or {}).get("v", connections.PROTOCOL_VERSIONS[0])
+    if version not in connections.PROTOCOL_VERSIONS:
+        newest = connections.PROTOCOL_VERSIONS[-1]
+        body = {"error": {"code": "unsupported_version", "message": f"This server does not speak version "
+                          f"{version[:20]!r} of the WebSocket protocol: connect with v={newest}"}}
+        return {"statusCode": 400, "body": json.dumps(body)}
     connection_id = event["requestContext"]["connectionId"]
     settings = get_settings()
     try:

@@ -108,14 +108,18 @@ class Harness:
         assert response["statusCode"] == 200, response
         return connection_id
 
-    def try_connect(self, principal: Principal) -> tuple[str, dict]:
-        """A new connection's id and what $connect answered (the authorizer allowed it)."""
+    def try_connect(self, principal: Principal, **query: str | None) -> tuple[str, dict]:
+        """A new connection's id and what $connect answered (the authorizer allowed it);
+        `query` changes the sample's query string (None removes a parameter)."""
         decision = self.authorize(self.ticket_for(principal))
         assert decision["policyDocument"]["Statement"][0]["Effect"] == "Allow", decision
         connection_id = uuid.uuid4().hex[:14] + "="
         authorizer = {"principalId": decision["principalId"], "integrationLatency": 12, **decision["context"]}
         self.contexts[connection_id] = authorizer
         event = event_from("connect", connection_id, authorizer)
+        params = event["queryStringParameters"]
+        params.update(query)
+        event["queryStringParameters"] = {k: v for k, v in params.items() if v is not None}
         return connection_id, FUNCTIONS["ws_connect"].handler(event, _context("ws_connect"))
 
     def disconnect(self, connection_id: str) -> None:

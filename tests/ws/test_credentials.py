@@ -221,3 +221,14 @@ def test_concurrent_connects_of_one_user_respect_the_limit(harness, bob, limit_o
     assert sorted(statuses) == [200] * 3 + [429] * 9
     with session_scope(db_url) as db:
         assert db.query(Connection).filter_by(user_id=bob.user_id).count() == 3
+
+
+
+def test_a_connect_for_another_protocol_version_is_refused_and_says_which_to_use(harness, alice):
+    import json
+
+    _, refused = harness.try_connect(alice, v="2")
+    assert refused["statusCode"] == 400
+    error = json.loads(refused["body"])["error"]
+    assert error["code"] == "unsupported_version" and "connect with v=1" in error["message"], error
+    assert harness.try_connect(alice, v=None)[1]["statusCode"] == 200  # no `v`: version 1

@@ -1,7 +1,7 @@
 """End to end, through the local API Gateway emulator running template.yaml's handlers: a
 real WebSocket client whose session is signed out over REST gets `session_ended` on its
 next frame and then sees the server close the socket; a user's connection beyond the limit
-is refused during the handshake with 429."""
+is refused during the handshake with 429, and a protocol version it does not speak with 400."""
 
 from __future__ import annotations
 
@@ -102,3 +102,26 @@ def test_a_connection_beyond_the_users_limit_is_refused_at_the_handshake(stack):
         raise AssertionError("closed connections kept counting against the user")
 
     asyncio.run(reconnect())
+
+
+def test_a_protocol_version_the_server_does_not_speak_is_refused_at_the_handshake(stack):
+    """`v` names the protocol the client speaks (docs/websocket-protocol.md): a client of a
+    later version learns at once that this server is older, instead of misreading frames."""
+    token = signed_in(stack, "ada@example.com")
+
+    async def refused(version: str) -> int:
+        with pytest.raises(InvalidStatus) as refusal:
+            async with connect(f"{stack.ws_url}?ticket={ticket(stack, token)}&v={version}"):
+                pass
+        return refusal.value.response.status_code
+
+    # Only the status reaches the client: API Gateway keeps $connect's body to itself.
+    assert [asyncio.run(refused(version)) for version in ("2", "abc", "")] == [400, 400, 400]
+
+    async def speaks(query: str) -> str:
+        async with connect(f"{stack.ws_url}?ticket={ticket(stack, token)}{query}") as ws:
+            await ws.send(json.dumps({"action": "ping"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 20))["type"]
+
+    assert asyncio.run(speaks("&v=1")) == "pong"
+    assert asyncio.run(speaks("")) == "pong"  # no `v`: version 1

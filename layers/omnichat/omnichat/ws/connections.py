@@ -13,6 +13,8 @@ from omnichat.db.lite import Db, utcnow
 # API Gateway ends every WebSocket connection after 2 hours: an older row is a connection
 # whose $disconnect never arrived, and no longer counts against its user.
 CONNECTION_MAX_AGE = timedelta(hours=2)
+# The protocol versions a client may ask for with `v` at connect; no `v` means the first.
+PROTOCOL_VERSIONS = ("1",)
 
 
 def register(url: str, connection_id: str, user_id: str, endpoint: str, *,
