@@ -11,19 +11,28 @@ import pytest
 
 from omnichat.aws.retry import RetryPolicy, RetryQuota
 from omnichat.providers.bedrock import BedrockProvider
-from omnichat.providers.errors import ProviderError, Throttled
+from omnichat.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable, Throttled
 from omnichat.providers.types import Finish, TextDelta
 from tests.providers.conftest_bedrock import aws_env, bedrock, bedrock_server, run  # noqa: F401  (fixtures)
-from tests.providers.test_bedrock_provider import HAIKU, ask, provider_for, stream, stream_until_error, text_of
+from tests.providers.test_bedrock_provider import (
+    HAIKU,
+    ask,
+    closed_port,
+    provider_for,
+    stream,
+    stream_until_error,
+    text_of,
+)
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
 
-def recording(url: str, attempts: int = 3, rand: float | None = None, quota: RetryQuota | None = None
-              ) -> tuple[BedrockProvider, list[float]]:
-    """A provider whose client records its backoff delays instead of sleeping them."""
+def recording(url: str, attempts: int = 3, rand: float | None = None, quota: RetryQuota | None = None,
+              **settings: Any) -> tuple[BedrockProvider, list[float]]:
+    """A provider whose client records its backoff delays instead of sleeping them;
+    `settings` are Settings fields."""
     delays: list[float] = []
-    provider = provider_for(url, provider_max_attempts=attempts)
+    provider = provider_for(url, provider_max_attempts=attempts, **settings)
     policy = provider.client().retry
     policy.sleep = delays.append
     if rand is not None:
@@ -102,6 +111,21 @@ def test_a_model_stream_error_before_the_first_token_is_not_retried(bedrock) -> 
     provider, delays = recording(bedrock.url)
     _, error = stream_until_error(provider, ask("x"))
     assert type(error) is ProviderError and calls(bedrock) == 1 and delays == []
+
+
+def test_a_model_that_sent_nothing_for_a_whole_read_timeout_is_not_asked_again(bedrock) -> None:
+    """The person would wait the read timeout once per attempt (3 × 120 s by default) before
+    the answer fails or a fallback model takes over."""
+    bedrock.state.faults.stall(2.0, times=3)
+    provider, delays = recording(bedrock.url, provider_read_timeout_s=0.3)
+    _, error = stream_until_error(provider, ask("x"))
+    assert type(error) is ProviderTimeout and calls(bedrock) == 1 and delays == []
+
+
+def test_a_refused_connection_is_still_tried_again(aws_env) -> None:
+    provider, delays = recording(f"http://127.0.0.1:{closed_port()}")
+    _, error = stream_until_error(provider, ask("x"))
+    assert type(error) is ProviderUnavailable and len(delays) == 2
 
 
 def test_an_empty_retry_quota_stops_retrying(bedrock) -> None:

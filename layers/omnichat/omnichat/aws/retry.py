@@ -113,15 +113,17 @@ class RetryPolicy:
     sleep: Callable[[float], None] | None = None  # None: time.sleep, looked up at each call
     rand: Callable[[], float] = random.random
 
-    def start(self) -> Attempts:
-        return Attempts(self)
+    def start(self, *, retry_timeouts: bool = True) -> Attempts:
+        """One call's attempts; with `retry_timeouts=False` a read that timed out ends them."""
+        return Attempts(self, retry_timeouts)
 
 
 class Attempts:
     """The attempts of one call: `retry()` after each failure, `succeeded()` once it worked."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, retry_timeouts: bool = True) -> None:
         self.policy = policy
+        self.retry_timeouts = retry_timeouts
         self.made = 1  # the first attempt is under way
         self._cost: int | None = None
 
@@ -129,7 +131,8 @@ class Attempts:
               retry_after_ms: str | None = None) -> bool:
         """After a failed attempt: waits and returns True when another attempt is due."""
         kind = classify(status, code, exc)
-        if kind is None or self.made >= self.policy.max_attempts:
+        if kind is None or self.made >= self.policy.max_attempts or (
+                isinstance(exc, TimeoutError) and not self.retry_timeouts):
             return False
         cost = THROTTLING_COST if kind == "throttling" else RETRY_COST
         if not self.policy.quota.acquire(cost):

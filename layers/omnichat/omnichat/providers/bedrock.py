@@ -7,7 +7,8 @@ an AWS event stream, decoded (checksums verified) by botocore's own decoder, whi
 few milliseconds to import where a client costs 200. The stream is read on a worker thread
 that feeds an asyncio queue; the event loop never blocks on the network. Throttled and
 failed calls are retried (botocore's standard mode, aws/retry.py; `provider_max_attempts`
-in all) until the stream's first token, never after. Errors come back typed (errors.py),
+in all) until the stream's first token, never after, and a read that timed out is not
+retried (the person waited a whole `provider_read_timeout_s` already). Errors come back typed (errors.py),
 keeping the text already streamed; Bedrock's own words (exception names, ARNs) stay in
 their `detail`, for the logs only.
 """
@@ -443,8 +444,11 @@ class BedrockProvider:
         stop = threading.Event()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         answers: list[Streamed] = []
-        self._start_pump(lambda attempts: self.open_converse_stream(params, attempts), self.client().retry.start(),
-                         queue, stop, answers)
+        # A model that sent nothing for a whole read timeout is not asked again: the person
+        # would wait that long once per attempt. The answer ends with `timeout`, and a
+        # fallback chain moves on (as with Ollama, whose client retries only connecting).
+        tries = self.client().retry.start(retry_timeouts=False)
+        self._start_pump(lambda attempts: self.open_converse_stream(params, attempts), tries, queue, stop, answers)
         try:
             while True:
                 item = await queue.get()
