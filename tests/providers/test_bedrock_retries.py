@@ -13,11 +13,10 @@ from omnichat.aws.retry import RetryPolicy, RetryQuota
 from omnichat.providers.bedrock import BedrockProvider
 from omnichat.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable, Throttled
 from omnichat.providers.types import Finish, TextDelta
-from tests.providers.conftest_bedrock import aws_env, bedrock, bedrock_server, run  # noqa: F401  (fixtures)
+from tests.providers.conftest_bedrock import aws_env, bedrock, bedrock_server, closed_port, run  # noqa: F401  (fixtures)
 from tests.providers.test_bedrock_provider import (
     HAIKU,
     ask,
-    closed_port,
     provider_for,
     stream,
     stream_until_error,
