@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,41 +76,137 @@ def playwright_browser() -> Iterator[Any]:
         browser.close()
 
 
+@dataclass
+class Tab:
+    """A pooled page and its context. Its listeners report to `watch`, the problem list of
+    the test that holds it (None between tests: what an idle page says is nobody's)."""
+    context: Any
+    page: Any
+    viewport: dict[str, int]
+    watch: list[str] | None = None
+
+    def report(self, problem: str) -> None:
+        if self.watch is not None:
+            self.watch.append(problem)
+
+
+@dataclass
+class TabPool:
+    """Signed-in pages cost Chromium 1.5 s of CPU in a new context (its first load compiles
+    the page's scripts with empty caches) and 0.3 s in one that loaded the page before, so
+    tests borrow idle tabs of the same viewport and colour scheme. Between tests a tab is
+    emptied: its origin's storage, cookies, permissions, routes, offline mode and viewport
+    reset, and it rests on a file of the page that runs no script (no socket stays open)."""
+    browser: Any
+    url: str
+    idle: dict[tuple[int, int, bool], list[Tab]] = field(default_factory=dict)
+
+    def borrow(self, viewport: dict[str, int], dark: bool) -> Tab:
+        tabs = self.idle.setdefault((viewport["width"], viewport["height"], dark), [])
+        return tabs.pop() if tabs else self.open(viewport, dark)
+
+    def open(self, viewport: dict[str, int], dark: bool) -> Tab:
+        context = self.browser.new_context(viewport=viewport, base_url=self.url,
+                                           color_scheme="dark" if dark else "light")
+        context.set_default_timeout(20_000)
+        tab = Tab(context, context.new_page(), viewport)
+        report_csp_violations(context, tab.report)
+        tab.page.on("pageerror", lambda exc: tab.report(f"page error: {exc}"))
+        tab.page.on("console", lambda msg: msg.type == "error" and not _expected_console_error(msg.text)
+                    and tab.report(f"console error: {msg.text}"))
+        tab.page.goto(RESTING)
+        return tab
+
+    def give_back(self, tab: Tab, dark: bool) -> None:
+        tab.watch = None
+        try:
+            for page in tab.context.pages:
+                if page is not tab.page:
+                    page.close()
+            tab.page.unroute_all(behavior="ignoreErrors")
+            tab.context.set_offline(False)
+            tab.context.clear_permissions()
+            tab.context.clear_cookies()
+            tab.page.set_viewport_size(tab.viewport)
+            tab.page.goto(RESTING)
+            tab.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        except Exception:  # noqa: BLE001 - a tab that cannot be emptied is closed, not reused
+            tab.context.close()
+            return
+        self.idle[(tab.viewport["width"], tab.viewport["height"], dark)].append(tab)
+
+    def close(self) -> None:
+        for tabs in self.idle.values():
+            for tab in tabs:
+                tab.context.close()
+
+
+# A file of the page that runs no script: where a pooled tab rests, and the origin its
+# storage is seeded on before the test's first navigation.
+RESTING = "/favicon.svg"
+
+
+@pytest.fixture(scope="package")
+def tab_pool(playwright_browser: Any, stack: Stack) -> Iterator[TabPool]:
+    pool = TabPool(playwright_browser, stack.url)
+    yield pool
+    pool.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def new_page(playwright_browser: Any, stack: Stack) -> Iterator[Callable[..., Any]]:
-    """new_page(token=None, viewport=DESKTOP, dark=False) -> a Page on the stack; with a
-    token it starts signed in. Console errors, uncaught exceptions and Content-Security-Policy
+def new_page(playwright_browser: Any, tab_pool: TabPool,
+             request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """new_page(token=None, viewport=DESKTOP, dark=False, model=TEST_MODEL, fresh=False) ->
+    a Page on the stack, at a blank file of it; with a token it starts signed in, with a model
+    that model is picked. Console errors, uncaught exceptions and Content-Security-Policy
     violations fail the test, but for the directives a test names with
-    `new_page.expect_csp_violation(directive)` (a test that attacks the page on purpose)."""
-    contexts: list[Any] = []
+    `new_page.expect_csp_violation(directive)` (a test that attacks the page on purpose).
+
+    Pages are borrowed from `tab_pool`. A test that adds what cannot be taken back (listeners
+    on the page, init scripts, exposed functions) asks for `fresh=True`: a new context of its
+    own, closed after the test; so is every page of a test that failed."""
+    borrowed: list[tuple[Tab, bool]] = []
+    own: list[Tab] = []
     problems: list[str] = []
     expected_csp: set[str] = set()
 
     def make(token: str | None = None, viewport: dict[str, int] = DESKTOP, dark: bool = False,
-             model: str | None = TEST_MODEL) -> Any:
-        context = playwright_browser.new_context(viewport=viewport, base_url=stack.url,
-                                                 color_scheme="dark" if dark else "light")
-        context.set_default_timeout(20_000)
-        report_csp_violations(context, problems)
-        init = ""
-        if token:
-            init += f"localStorage.setItem('omnichat.token', {token!r});"
-        if model:
-            init += f"localStorage.setItem('omnichat.model', {model!r});"
-        if init:
-            context.add_init_script(
-                f"if (!sessionStorage.getItem('seeded')) {{ {init} sessionStorage.setItem('seeded', '1'); }}")
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: msg.type == "error" and not _expected_console_error(msg.text)
-                and problems.append(f"console error: {msg.text}"))
-        return page
+             model: str | None = TEST_MODEL, fresh: bool = False) -> Any:
+        if fresh:
+            tab = tab_pool.open(viewport, dark)
+            own.append(tab)
+        else:
+            tab = tab_pool.borrow(viewport, dark)
+            borrowed.append((tab, dark))
+        tab.watch = problems
+        seeds = {"omnichat.token": token, "omnichat.model": model}
+        tab.page.evaluate("(seeds) => { for (const [k, v] of Object.entries(seeds)) if (v) localStorage.setItem(k, v); }",
+                          seeds)
+        return tab.page
 
     make.expect_csp_violation = expected_csp.add  # type: ignore[attr-defined]
     yield make
-    for context in contexts:
-        context.close()
+    failed = request.node.stash.get(FAILED, False)
+    for tab, dark in borrowed:
+        if failed:
+            tab.watch = None
+            tab.context.close()
+        else:
+            tab_pool.give_back(tab, dark)
+    for tab in own:
+        tab.watch = None
+        tab.context.close()
     assert not unexpected(problems, expected_csp), "\n".join(problems)
 
 
@@ -129,9 +226,9 @@ document.addEventListener('securitypolicyviolation', (e) => window.__omnichatCsp
 """
 
 
-def report_csp_violations(context: Any, found: list[str]) -> None:
-    """Append every CSP violation of the context's pages to `found`, as "CSP violation: ..."."""
-    context.expose_function("__omnichatCspViolation", lambda text: found.append(f"CSP violation: {text}"))
+def report_csp_violations(context: Any, report: Callable[[str], Any]) -> None:
+    """Report every CSP violation of the context's pages, as "CSP violation: ..."."""
+    context.expose_function("__omnichatCspViolation", lambda text: report(f"CSP violation: {text}"))
     context.add_init_script(CSP_LISTENER)
 
 

@@ -15,7 +15,7 @@ def test_the_first_user_signs_up_and_becomes_admin(new_page, playwright_browser,
     violations: list[str] = []  # these contexts are not new_page's: they listen on their own
     try:
         context = playwright_browser.new_context(viewport={"width": 1280, "height": 820}, base_url=fresh.url)
-        report_csp_violations(context, violations)
+        report_csp_violations(context, violations.append)
         page = context.new_page()
         page.goto("/")
         # A brand-new server says so (GET /api/auth/options), not "Welcome back" (issue 19 item 12).
@@ -50,7 +50,7 @@ def test_the_first_user_signs_up_and_becomes_admin(new_page, playwright_browser,
         context.close()
 
         phone = playwright_browser.new_context(viewport=PHONE, base_url=fresh.url)
-        report_csp_violations(phone, violations)
+        report_csp_violations(phone, violations.append)
         page = phone.new_page()
         page.goto("/signup")
         expect(page.get_by_role("heading", name="Create your account")).to_be_visible()

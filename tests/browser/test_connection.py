@@ -11,7 +11,7 @@ from tests.browser.helpers import chat_id, send, wait_status, wait_words, words
 
 
 def test_a_dropped_connection_reconnects_and_resumes_the_answer(new_page, admin):
-    page = new_page(admin["access_token"])
+    page = new_page(admin["access_token"], fresh=True)  # routes its socket
     sockets = []
 
     def through(ws):  # pass every frame through, and keep a handle to cut the line
@@ -44,7 +44,7 @@ def test_a_silently_dead_socket_is_noticed_and_the_message_is_sent_once_when_bac
     (issue 19 item 1). The route forwards frames until the line goes dead, then drops them
     both ways, which is what a dead network does to an open socket; offline, the page cannot
     get a new ticket either."""
-    page = new_page(admin["access_token"])
+    page = new_page(admin["access_token"], fresh=True)  # routes its socket
     lines: list[dict] = []  # one per socket the page opened: {"dead": bool}
     sends: list[dict] = []  # the chat.send frames that reached the server
 

@@ -79,7 +79,7 @@ def test_chromium_enforces_the_policy_and_reports_what_it_blocks(playwright_brow
     script (what an XSS in model output would be) is blocked and reported."""
     context = playwright_browser.new_context(base_url=stack.url)
     found: list[str] = []
-    report_csp_violations(context, found)
+    report_csp_violations(context, found.append)
     page = context.new_page()
     page.goto("/")  # the sign-in page (`admin` made the first account, whichever test ran first)
     expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
@@ -102,7 +102,7 @@ def test_chromium_enforces_the_policy_and_reports_what_it_blocks(playwright_brow
 def test_the_whole_page_works_under_the_policy(new_page, stack, admin) -> None:
     """Sign in, chat, then every page an admin can open, in the dark theme (set before the
     first paint by theme.js): the fixture fails the test on any violation."""
-    page = new_page(None, dark=True)
+    page = new_page(None, dark=True, fresh=True)  # an init script sets the theme
     page.add_init_script("localStorage.setItem('omnichat.theme', 'dark')")
     page.goto("/")
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"

@@ -98,7 +98,7 @@ def test_a_pdf_is_attached_indexed_asked_about_and_cited(new_page, stack, admin)
 
 def test_a_file_removed_before_sending_is_not_sent_and_is_deleted(new_page, stack, admin):
     token = token_for(stack, "docs-remove@example.com", PASSWORD, "Remy Remove")
-    page = new_page(token)
+    page = new_page(token, fresh=True)  # listens to its socket
     sent: list[dict[str, Any]] = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: _keep_send(payload, sent)))
     page.goto("/")

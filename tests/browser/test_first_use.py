@@ -67,7 +67,7 @@ def test_a_refused_self_demotion_shows_the_role_the_server_kept(new_page, stack,
 
 
 def test_a_provider_error_shows_the_servers_message_once_in_the_chat(new_page, admin):
-    page = new_page(admin["access_token"])
+    page = new_page(admin["access_token"], fresh=True)  # routes its socket
 
     def through(ws):  # the server's answer ends as a provider failure would end it
         server = ws.connect_to_server()

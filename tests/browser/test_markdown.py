@@ -31,7 +31,7 @@ def _chat(stack, answer: str = RICH_ANSWER, title: str = "Rich answer") -> tuple
 
 def test_task_lists_tables_and_math_render(new_page, stack):
     token, chat = _chat(stack)
-    page = new_page(token)
+    page = new_page(token, fresh=True)  # listens to its requests
     loaded: list[str] = []
     page.on("request", lambda r: loaded.append(r.url))
     page.goto(f"/c/{chat}")
@@ -61,7 +61,7 @@ def test_task_lists_tables_and_math_render(new_page, stack):
 
 def test_katex_loads_only_for_math(new_page, stack):
     token, chat = _chat(stack, "No math here, only **bold** and $5.")
-    page = new_page(token)
+    page = new_page(token, fresh=True)  # listens to its requests
     loaded: list[str] = []
     page.on("request", lambda r: loaded.append(r.url))
     page.goto(f"/c/{chat}")
@@ -135,7 +135,7 @@ def test_a_streamed_answer_renders_as_the_whole_text_does(new_page, stack):
     [streamed] = import_chats(stack, token, [{
         "title": "Streamed", "model": "ollama/omnichat-test:latest", "current_leaf_id": "q0",
         "messages": [{"id": "q0", "parent_id": None, "role": "user", "content": "Show me everything"}]}])
-    page = new_page(token)
+    page = new_page(token, fresh=True)  # an init script captures its sockets
     page.context.add_init_script(CAPTURE_SOCKET)
     page.goto(f"/c/{whole}")
     expect(page.locator("pre code").first).to_have_attribute("data-highlighted", "yes")

@@ -28,7 +28,7 @@ def test_sign_in_with_the_identity_provider(playwright_browser, stack, tmp_path)
             # a clear message; the break-glass admin signs in with a password.
             idp.down = True
             glass = playwright_browser.new_context(viewport={"width": 1280, "height": 820}, base_url=sso.url)
-            report_csp_violations(glass, violations)
+            report_csp_violations(glass, violations.append)
             page3 = glass.new_page()
             page3.goto("/")
             page3.get_by_role("link", name="Sign in with Test IdP").click()
@@ -42,7 +42,7 @@ def test_sign_in_with_the_identity_provider(playwright_browser, stack, tmp_path)
             idp.down = False
 
             context = playwright_browser.new_context(viewport={"width": 1280, "height": 820}, base_url=sso.url)
-            report_csp_violations(context, violations)
+            report_csp_violations(context, violations.append)
             page = context.new_page()
             page.goto("/")
             expect(page.get_by_role("link", name="Sign in with Test IdP")).to_be_visible()
@@ -58,7 +58,7 @@ def test_sign_in_with_the_identity_provider(playwright_browser, stack, tmp_path)
 
             # Bob, in a second browser; the token he gets is tampered with: refused, clearly.
             other = playwright_browser.new_context(viewport={"width": 1280, "height": 820}, base_url=sso.url)
-            report_csp_violations(other, violations)
+            report_csp_violations(other, violations.append)
             page2 = other.new_page()
             idp.tamper = "audience"
             page2.goto("/")
