@@ -13,6 +13,11 @@ MODE ?= local
 TEST_PG_URL ?= postgresql+pg8000://postgres@127.0.0.1:5432/test
 # pytest-xdist workers; tests sharing a module or package fixture share a worker (tests/conftest.py).
 TEST_WORKERS ?= 3
+# The installed pytest plugins, loaded by name rather than auto-loaded: pytest rewrites the
+# asserts of every module in an auto-loaded plugin's package (schemathesis, hypothesis, anyio:
+# 265 modules, parsed anew by every worker, ~4 s of CPU each); named, only the plugin's own
+# module is. The same plugins either way (read when `make test` runs, after the install).
+TEST_PLUGINS = $(shell $(PY) -c "import importlib.metadata as m; print(','.join(sorted({e.value for d in m.distributions() for e in d.entry_points if e.group == 'pytest11'})))")
 FRONTEND_STAMP := frontend/node_modules/.package-lock.json
 
 .PHONY: local test lint floors install model clean bench
@@ -39,7 +44,8 @@ local: install model
 test: install model
 	@if [ -z "$$OMNICHAT_TEST_DATABASE_URL" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		export OMNICHAT_TEST_DATABASE_URL=$(TEST_PG_URL); echo "PostgreSQL answers: tests run on SQLite and PostgreSQL"; \
-	fi; $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); status=$$?; \
+	fi; PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYTEST_PLUGINS=$(TEST_PLUGINS) \
+		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no test: that is a failure"; fi; exit $$status
 
 lint: install

@@ -83,7 +83,12 @@ class Tab:
     context: Any
     page: Any
     viewport: dict[str, int]
+    dark: bool
     watch: list[str] | None = None
+
+    @property
+    def kind(self) -> tuple[int, int, bool]:
+        return self.viewport["width"], self.viewport["height"], self.dark
 
     def report(self, problem: str) -> None:
         if self.watch is not None:
@@ -102,14 +107,14 @@ class TabPool:
     idle: dict[tuple[int, int, bool], list[Tab]] = field(default_factory=dict)
 
     def borrow(self, viewport: dict[str, int], dark: bool) -> Tab:
-        tabs = self.idle.setdefault((viewport["width"], viewport["height"], dark), [])
+        tabs = self.idle.get((viewport["width"], viewport["height"], dark))
         return tabs.pop() if tabs else self.open(viewport, dark)
 
     def open(self, viewport: dict[str, int], dark: bool) -> Tab:
         context = self.browser.new_context(viewport=viewport, base_url=self.url,
                                            color_scheme="dark" if dark else "light")
         context.set_default_timeout(20_000)
-        tab = Tab(context, context.new_page(), viewport)
+        tab = Tab(context, context.new_page(), viewport, dark)
         report_csp_violations(context, tab.report)
         tab.page.on("pageerror", lambda exc: tab.report(f"page error: {exc}"))
         tab.page.on("console", lambda msg: msg.type == "error" and not _expected_console_error(msg.text)
@@ -117,7 +122,7 @@ class TabPool:
         tab.page.goto(RESTING)
         return tab
 
-    def give_back(self, tab: Tab, dark: bool) -> None:
+    def give_back(self, tab: Tab) -> None:
         tab.watch = None
         try:
             for page in tab.context.pages:
@@ -133,7 +138,7 @@ class TabPool:
         except Exception:  # noqa: BLE001 - a tab that cannot be emptied is closed, not reused
             tab.context.close()
             return
-        self.idle[(tab.viewport["width"], tab.viewport["height"], dark)].append(tab)
+        self.idle.setdefault(tab.kind, []).append(tab)
 
     def close(self) -> None:
         for tabs in self.idle.values():
@@ -141,6 +146,8 @@ class TabPool:
                 tab.context.close()
 
 
+# What a test's page starts with in the origin's storage (the tab is empty before).
+SEED = "(seeds) => { for (const [k, v] of Object.entries(seeds)) if (v) localStorage.setItem(k, v); }"
 # A file of the page that runs no script: where a pooled tab rests, and the origin its
 # storage is seeded on before the test's first navigation.
 RESTING = "/favicon.svg"
@@ -176,7 +183,7 @@ def new_page(playwright_browser: Any, tab_pool: TabPool,
     Pages are borrowed from `tab_pool`. A test that adds what cannot be taken back (listeners
     on the page, init scripts, exposed functions) asks for `fresh=True`: a new context of its
     own, closed after the test; so is every page of a test that failed."""
-    borrowed: list[tuple[Tab, bool]] = []
+    borrowed: list[Tab] = []
     own: list[Tab] = []
     problems: list[str] = []
     expected_csp: set[str] = set()
@@ -188,22 +195,20 @@ def new_page(playwright_browser: Any, tab_pool: TabPool,
             own.append(tab)
         else:
             tab = tab_pool.borrow(viewport, dark)
-            borrowed.append((tab, dark))
+            borrowed.append(tab)
         tab.watch = problems
-        seeds = {"omnichat.token": token, "omnichat.model": model}
-        tab.page.evaluate("(seeds) => { for (const [k, v] of Object.entries(seeds)) if (v) localStorage.setItem(k, v); }",
-                          seeds)
+        tab.page.evaluate(SEED, {"omnichat.token": token, "omnichat.model": model})
         return tab.page
 
     make.expect_csp_violation = expected_csp.add  # type: ignore[attr-defined]
     yield make
     failed = request.node.stash.get(FAILED, False)
-    for tab, dark in borrowed:
+    for tab in borrowed:
         if failed:
             tab.watch = None
             tab.context.close()
         else:
-            tab_pool.give_back(tab, dark)
+            tab_pool.give_back(tab)
     for tab in own:
         tab.watch = None
         tab.context.close()

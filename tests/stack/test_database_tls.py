@@ -61,36 +61,64 @@ def test_the_core_connects_to_postgresql_with_tls_in_aws(monkeypatch: pytest.Mon
 
 
 class FakePostgres:
-    """Answers one connection's SSLRequest with `N` (no TLS) or `S` and a TLS handshake with
-    `cert`; records the first bytes the client sent."""
+    """Answers each of `connections` connections' SSLRequest with `N` (no TLS; a startup
+    message sent next in clear text is refused with an error) or `S` and a TLS handshake with
+    `cert`; records the first bytes of each connection and whether a handshake completed."""
 
-    def __init__(self, cert: tuple[Path, Path] | None) -> None:
-        self.cert, self.first_bytes = cert, b""
+    def __init__(self, cert: tuple[Path, Path] | None, connections: int = 1) -> None:
+        self.cert, self.openings, self.handshakes = cert, [], 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(connections,), daemon=True)
         self._thread.start()
 
-    def _serve(self) -> None:
-        sock, _ = self._listener.accept()
-        with sock:
-            sock.settimeout(10)
-            self.first_bytes = sock.recv(8)
-            if self.cert is None:
-                sock.sendall(b"N")
-                sock.recv(1)  # the client hangs up (or would send its startup message in clear)
-                return
-            sock.sendall(b"S")
-            server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            server.load_cert_chain(*self.cert)
-            try:
-                server.wrap_socket(sock, server_side=True).close()
-            except (ssl.SSLError, OSError):
-                pass  # the client refused the certificate
+    @property
+    def first_bytes(self) -> bytes:
+        return self.openings[0] if self.openings else b""
+
+    def _serve(self, connections: int) -> None:
+        for _ in range(connections):
+            sock, _ = self._listener.accept()
+            with sock:
+                sock.settimeout(10)
+                opening = sock.recv(8)
+                self.openings.append(opening)
+                if opening != SSL_REQUEST:
+                    self._refuse(sock, opening)
+                elif self.cert is None:
+                    sock.sendall(b"N")
+                    opening = sock.recv(8)
+                    if opening:  # the client goes on in clear text on this connection
+                        self._refuse(sock, opening)
+                else:
+                    self._handshake(sock)
+
+    @staticmethod
+    def _refuse(sock: socket.socket, opening: bytes) -> None:
+        """Read the rest of a startup message, then refuse it (as a bad password would be)."""
+        length = struct.unpack("!i", opening[:4])[0]
+        while length > len(opening):
+            opening += sock.recv(length - len(opening))
+        sock.sendall(REFUSED)
+
+    def _handshake(self, sock: socket.socket) -> None:
+        sock.sendall(b"S")
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(*self.cert)  # type: ignore[misc]
+        try:
+            server.wrap_socket(sock, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            return  # the client refused the certificate
+        self.handshakes += 1
 
     def close(self) -> None:
         self._thread.join(10)
         self._listener.close()
+
+
+# A FATAL ErrorResponse (severity, SQLSTATE 28P01, message), as PostgreSQL ends a refused startup.
+_FIELDS = b"SFATAL\0C28P01\0Mrefused by the test server\0\0"
+REFUSED = b"E" + struct.pack("!i", 4 + len(_FIELDS)) + _FIELDS
 
 
 @pytest.fixture
@@ -157,3 +185,62 @@ def test_requests_refuse_the_local_tls_less_postgresql(db_tls_on: None) -> None:
 
     with pytest.raises(Exception, match="refuses SSL"):
         lite.run(os.environ["OMNICHAT_TEST_DATABASE_URL"], lambda db: None)
+
+
+@pytest.fixture
+def db_tls_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from omnichat.config import get_settings
+    from omnichat.db import dbapi
+
+    monkeypatch.setenv("OMNICHAT_DB_TLS", "false")
+    monkeypatch.setattr(dbapi, "_CLEAR_TEXT_SERVERS", set())  # what this test's servers answer, alone
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_without_db_tls_a_server_that_declines_tls_is_asked_once(db_tls_off: None) -> None:
+    """Without `db_tls`, TLS is only preferred: a server that declines it is reached in clear
+    text, and later connections in the process do not ask again (each offer cost pg8000 a new
+    TLS context, 20 ms of CPU, on every connection)."""
+    from omnichat.db import lite
+
+    server = FakePostgres(cert=None, connections=3)
+    url = f"postgresql+pg8000://omnichat:secret@localhost:{server.port}/omnichat"
+    try:
+        for _ in range(2):
+            with pytest.raises(Exception, match="refused by the test server"):
+                lite.run(url, lambda db: None)
+    finally:
+        server.close()
+    assert server.openings[0] == SSL_REQUEST
+    assert [o != SSL_REQUEST for o in server.openings] == [False, True, True]  # startup messages, in clear
+
+
+def test_without_db_tls_a_server_offering_tls_gets_it_unverified(db_tls_off: None, tmp_path: Path) -> None:
+    from omnichat.db import lite
+
+    server = FakePostgres(cert=self_signed(tmp_path))
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - the fake hangs up after the handshake
+            lite.run(f"postgresql+pg8000://omnichat:secret@localhost:{server.port}/omnichat", lambda db: None)
+    finally:
+        server.close()
+    assert server.openings == [SSL_REQUEST] and server.handshakes == 1
+
+
+def test_one_tls_context_serves_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl as ssl_module
+
+    from omnichat.db import dbapi
+
+    made: list[ssl_module.SSLContext] = []
+    create = ssl_module.create_default_context
+    monkeypatch.setattr(ssl_module, "create_default_context", lambda *a, **k: made.append(create(*a, **k)) or made[-1])
+    dbapi._tls_context.cache_clear()
+    try:
+        contexts = {id(dbapi._tls_context(verify=True)) for _ in range(5)}
+        assert len(contexts) == 1 and len(made) == 1
+        assert made[0].verify_mode == ssl_module.CERT_REQUIRED and made[0].check_hostname
+    finally:
+        dbapi._tls_context.cache_clear()

@@ -8,6 +8,7 @@ pg8000 is imported only when a PostgreSQL connection is opened."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -62,8 +63,8 @@ def parse_url(url: str) -> Target:
 def connect(target: Target, *, tls: bool, timeout: float = 10, application_name: str | None = None,
             pragmas: tuple[str, ...] = SQLITE_PRAGMAS) -> Any:
     """A new driver connection. SQLite's is in autocommit mode (isolation_level=None): the
-    caller begins its transactions. `tls` verifies the server against the system's CAs
-    (which include the Amazon roots RDS and RDS Proxy chain to)."""
+    caller begins its transactions. `tls` requires TLS and verifies the server against the
+    system's CAs (which include the Amazon roots RDS and RDS Proxy chain to)."""
     if target.sqlite_path is not None:
         import sqlite3
 
@@ -75,14 +76,44 @@ def connect(target: Target, *, tls: bool, timeout: float = 10, application_name:
     import pg8000.dbapi
 
     _remember_placeholders(pg8000.dbapi)
-    ssl_context = None
-    if tls:
-        import ssl
 
-        ssl_context = ssl.create_default_context()
-    return pg8000.dbapi.connect(user=target.user, password=target.password, host=target.host, port=target.port,
-                                database=target.database, ssl_context=ssl_context, timeout=timeout,
-                                application_name=application_name)
+    def open_with(ssl_context: Any) -> Any:
+        return pg8000.dbapi.connect(user=target.user, password=target.password, host=target.host,
+                                    port=target.port, database=target.database, ssl_context=ssl_context,
+                                    timeout=timeout, application_name=application_name)
+
+    if tls:
+        return open_with(_tls_context(verify=True))
+    # Without `tls`, TLS is used when the server offers it, unverified (pg8000's and libpq's
+    # "prefer"). A server that declined once is asked no more in this process.
+    server = (target.host, target.port)
+    if server in _CLEAR_TEXT_SERVERS:
+        return open_with(False)
+    try:
+        return open_with(_tls_context(verify=False))
+    except pg8000.dbapi.InterfaceError as exc:
+        if "refuses SSL" not in str(exc):
+            raise
+    _CLEAR_TEXT_SERVERS.add(server)
+    return open_with(False)
+
+
+# Servers that declined TLS to a connection that only preferred it.
+_CLEAR_TEXT_SERVERS: set[tuple[str, int]] = set()
+
+
+@functools.cache
+def _tls_context(verify: bool) -> Any:
+    """One TLS context per process and kind: making one loads the system's CA certificates,
+    20 ms of CPU, which pg8000 would spend on every connection. Contexts are safe to share
+    between threads."""
+    import ssl
+
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 _PLACEHOLDERS_KEPT = 1_000  # statement texts: the application has a few hundred
