@@ -165,6 +165,14 @@ def test_static_site_answers_carry_the_page_policy(client: httpx.Client) -> None
         assert client.get(path).headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
 
 
+def test_hashed_assets_are_kept_and_the_rest_asked_for_again(client: httpx.Client) -> None:
+    """A build names what is under assets/ by its content: kept for a year. index.html (and
+    the router's fallback to it) is asked for again, so a rebuilt page is seen at once."""
+    assert client.get("/assets/app.js").headers["cache-control"] == "public, max-age=31536000, immutable"
+    for path in ("/", "/index.html", "/chats/01JD8ZQ3"):
+        assert client.get(path).headers["cache-control"] == "no-cache", path
+
+
 def test_each_request_is_one_invocation_with_its_own_request_id(client: httpx.Client, gateway: RunningGateway) -> None:
     ids = {client.get(f"/api/count/{i}").headers["apigw-requestid"] for i in range(5)}
     assert len(ids) == 5
