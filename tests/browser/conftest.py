@@ -97,8 +97,8 @@ class Tab:
 
 @dataclass
 class TabPool:
-    """Signed-in pages cost Chromium 1.5 s of CPU in a new context (its first load compiles
-    the page's scripts with empty caches) and 0.3 s in one that loaded the page before, so
+    """A page costs Chromium ~1.9 s of CPU in a new context (its first load compiles the
+    page's scripts with empty caches) and ~0.3 s in a tab that loaded it before, so
     tests borrow idle tabs of the same viewport and colour scheme. Between tests a tab is
     emptied: its origin's storage, cookies, permissions, routes, offline mode and viewport
     reset, and it rests on a file of the page that runs no script (no socket stays open)."""
@@ -172,8 +172,7 @@ FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-def new_page(playwright_browser: Any, tab_pool: TabPool,
-             request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+def new_page(tab_pool: TabPool, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """new_page(token=None, viewport=DESKTOP, dark=False, model=TEST_MODEL, fresh=False) ->
     a Page on the stack, at a blank file of it; with a token it starts signed in, with a model
     that model is picked. Console errors, uncaught exceptions and Content-Security-Policy
@@ -181,8 +180,8 @@ def new_page(playwright_browser: Any, tab_pool: TabPool,
     `new_page.expect_csp_violation(directive)` (a test that attacks the page on purpose).
 
     Pages are borrowed from `tab_pool`. A test that adds what cannot be taken back (listeners
-    on the page, init scripts, exposed functions) asks for `fresh=True`: a new context of its
-    own, closed after the test; so is every page of a test that failed."""
+    on the page, init scripts, socket routes, exposed functions) asks for `fresh=True`: a new
+    context of its own, closed after the test. The tabs of a test that failed are closed too."""
     borrowed: list[Tab] = []
     own: list[Tab] = []
     problems: list[str] = []
