@@ -76,6 +76,11 @@ def playwright_browser() -> Iterator[Any]:
         browser.close()
 
 
+def tab_kind(viewport: dict[str, int], dark: bool) -> tuple[int, int, bool]:
+    """What makes tabs interchangeable: the viewport and the colour scheme."""
+    return viewport["width"], viewport["height"], dark
+
+
 @dataclass
 class Tab:
     """A pooled page and its context. Its listeners report to `watch`, the problem list of
@@ -88,7 +93,7 @@ class Tab:
 
     @property
     def kind(self) -> tuple[int, int, bool]:
-        return self.viewport["width"], self.viewport["height"], self.dark
+        return tab_kind(self.viewport, self.dark)
 
     def report(self, problem: str) -> None:
         if self.watch is not None:
@@ -107,7 +112,7 @@ class TabPool:
     idle: dict[tuple[int, int, bool], list[Tab]] = field(default_factory=dict)
 
     def borrow(self, viewport: dict[str, int], dark: bool) -> Tab:
-        tabs = self.idle.get((viewport["width"], viewport["height"], dark))
+        tabs = self.idle.get(tab_kind(viewport, dark))
         return tabs.pop() if tabs else self.open(viewport, dark)
 
     def open(self, viewport: dict[str, int], dark: bool) -> Tab:
@@ -136,9 +141,14 @@ class TabPool:
             tab.page.goto(RESTING)
             tab.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
         except Exception:  # noqa: BLE001 - a tab that cannot be emptied is closed, not reused
-            tab.context.close()
+            self.discard(tab)
             return
         self.idle.setdefault(tab.kind, []).append(tab)
+
+    @staticmethod
+    def discard(tab: Tab) -> None:
+        tab.watch = None
+        tab.context.close()
 
     def close(self) -> None:
         for tabs in self.idle.values():
@@ -204,13 +214,11 @@ def new_page(tab_pool: TabPool, request: pytest.FixtureRequest) -> Iterator[Call
     failed = request.node.stash.get(FAILED, False)
     for tab in borrowed:
         if failed:
-            tab.watch = None
-            tab.context.close()
+            tab_pool.discard(tab)
         else:
             tab_pool.give_back(tab)
     for tab in own:
-        tab.watch = None
-        tab.context.close()
+        tab_pool.discard(tab)
     assert not unexpected(problems, expected_csp), "\n".join(problems)
 
 
