@@ -21,6 +21,7 @@ from local.serve import ServerThread
 from omnichat import audit
 from omnichat.catalog import catalog
 from omnichat.db import lite
+from tests.conftest import app_for
 from tests.helpers import PASSWORD, Account, assert_error, at, sign_up
 
 HOME = "198.51.100.23"  # the address the admin works from
@@ -179,7 +180,7 @@ def test_models_created_pulled_and_deleted_are_recorded(settings: Any, ollama_ow
     from omnichat.api.app import create_app
 
     catalog.invalidate_cache()
-    with TestClient(create_app(settings.with_overrides(ollama_host=ollama_own.url))) as client:
+    with TestClient(app_for(create_app, settings.with_overrides(ollama_host=ollama_own.url))) as client:
         admin = sign_up(client, "admin@example.com")
         r = client.post("/api/models/create", headers=admin.headers,
                         json={"model": "ollama/made:latest", "from": TEST_MODEL, "system": "Be terse."})

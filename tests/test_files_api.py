@@ -16,6 +16,7 @@ from omnichat.db.lite import utcnow
 from omnichat.documents.storage import LocalStorage, UploadExpired, check_key
 from omnichat.errors import BadRequest, Conflict, PayloadTooLarge
 from omnichat.ids import new_id
+from tests.conftest import app_for
 from tests.helpers import assert_error, sign_up
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -27,7 +28,7 @@ def small(settings, queued):
     """An app with small limits: 1,000 bytes a file, 2,500 in all."""
     from omnichat.api.app import create_app
 
-    with TestClient(create_app(settings.with_overrides(max_file_bytes=1000, max_user_file_bytes=2500))) as c:
+    with TestClient(app_for(create_app, settings.with_overrides(max_file_bytes=1000, max_user_file_bytes=2500))) as c:
         yield c
 
 

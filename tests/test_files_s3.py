@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from local.serve import moto_server
 from omnichat.documents.storage import POLICY_TIME, S3Storage, signing_key
+from tests.conftest import app_for
 from tests.helpers import assert_error, sign_up
 
 BUCKET = "omnichat-files"
@@ -102,7 +103,7 @@ def s3(monkeypatch, moto_url):
 def api(settings, s3, moto_url, queued):
     from omnichat.api.app import create_app
 
-    app = create_app(settings.with_overrides(files_bucket=BUCKET, s3_endpoint=moto_url, max_file_bytes=1000))
+    app = app_for(create_app, settings.with_overrides(files_bucket=BUCKET, s3_endpoint=moto_url, max_file_bytes=1000))
     with TestClient(app) as client:
         yield client
 

@@ -12,6 +12,7 @@ import pytest
 from local.ollama import create_app as ollama_app
 from local.serve import ServerThread
 from omnichat.catalog import catalog
+from tests.conftest import app_for
 from tests.helpers import assert_error, sign_up
 
 BASE = "ollama/omnichat-test:latest"
@@ -28,7 +29,7 @@ def app(settings, ollama_own):
     from omnichat.api.app import create_app
 
     catalog.invalidate_cache()
-    return create_app(settings.with_overrides(ollama_host=ollama_own.url))
+    return app_for(create_app, settings.with_overrides(ollama_host=ollama_own.url))
 
 
 @pytest.fixture

@@ -235,7 +235,7 @@ def _app_with(settings, **changes) -> TestClient:
     from omnichat.api.app import create_app
 
     sso.forget_issuers()
-    return TestClient(create_app(settings.with_overrides(**changes)))
+    return TestClient(app_for(create_app, settings.with_overrides(**changes)))
 
 
 def test_an_unknown_issuer_and_a_wrong_secret_are_clear_errors(sso_settings, idp, db_url):
