@@ -354,7 +354,7 @@ VOLATILE = {"last_used_at"}
 
 
 def stored_state(client, world: World) -> tuple:
-    """The guarded tables' rows, in a stable order: a few queries, where asking the API for
+    """The guarded tables' rows, in a stable order: one SELECT a table, where asking the API for
     the owner's view took five requests (most of the matrix's cost)."""
     tables = [Base.metadata.tables[name] for name in GUARDED]
     with session_scope(client.app.state.settings.resolved_database_url) as s:
