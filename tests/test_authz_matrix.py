@@ -353,7 +353,7 @@ GUARDED = ("users", "chats", "messages", "api_keys", "presets", "preset_users", 
 VOLATILE = {"last_used_at"}
 
 
-def stored_state(client, world: World) -> tuple:
+def stored_state(client) -> tuple:
     """The guarded tables' rows, in a stable order: one SELECT a table, where asking the API for
     the owner's view took five requests (most of the matrix's cost)."""
     tables = [Base.metadata.tables[name] for name in GUARDED]
@@ -394,7 +394,7 @@ def test_route_for_every_caller(client, db_url, method, path):
             world = fresh_world(client, db_url)
         changed = want == "ok" and method != "GET"
         if want != "ok" and state is None:
-            state = stored_state(client, world)
+            state = stored_state(client)
         try:
             state = call_as(client, world, row, method, path, actor, want, state)
         except AssertionError as error:
@@ -421,7 +421,7 @@ def call_as(client, world: World, row: Row, method: str, path: str, actor: str, 
         condition = refusal(row, actor)
         if condition:  # the code every surface answers for this condition
             assert (response.status_code, response.json()["error"]["code"]) == REFUSALS[condition]
-        after = stored_state(client, world)
+        after = stored_state(client)
         assert after == before, "a refused request changed stored data"
     if actor not in ("owner", "owner_key") and response.headers.get("content-type", "").startswith("application/json"):
         leaked = [s for s in world.owner_secrets if s in response.text
@@ -442,7 +442,7 @@ def test_ended_credentials_are_refused_on_every_route(client):
     assert client.delete(f"/api/keys/{key['id']}", headers=world.owner.headers).status_code == 204
     callers = {"signed_out": leaver.headers, "deleted": deleted.headers,
                "revoked_key": {"authorization": f"Bearer {key['key']}"}}
-    before = stored_state(client, world)
+    before = stored_state(client)
     for (method, path), row in MATRIX.items():
         if row.policy == "public":
             continue
@@ -452,4 +452,4 @@ def test_ended_credentials_are_refused_on_every_route(client):
                                       **({"json": body} if body is not None else {}))
             got = (response.status_code, response.json()["error"]["code"])
             assert got == REFUSALS[condition], f"{method} {path} as {condition}: {response.text}"
-    assert stored_state(client, world) == before
+    assert stored_state(client) == before
