@@ -153,7 +153,7 @@ class TabPool:
     def close(self) -> None:
         for tabs in self.idle.values():
             for tab in tabs:
-                tab.context.close()
+                self.discard(tab)
 
 
 # What a test's page starts with in the origin's storage (the tab is empty before).
