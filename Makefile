@@ -1,5 +1,5 @@
 # OmniChat: `make local` starts the whole local stack, `make test` runs the whole suite,
-# `make lint` checks style and types, `make floors` tests the lowest allowed dependencies.
+# `make lint` checks style, types and the template, `make floors` tests the lowest allowed dependencies.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -52,6 +52,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/omnichat/omnichat omnichat_cli
 	cd frontend && npm run --silent check
+	$(PY) -m tests.stack.template_checks
 
 # The lowest versions requirements.txt and pyproject.toml allow, in a throwaway venv, and
 # the tests that exercise those libraries (see .ci/floors).

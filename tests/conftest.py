@@ -36,7 +36,6 @@ MARKED_PATHS = {
     "tests/e2e/": "slow",
     "tests/test_openapi_conformance.py": "slow",
     "tests/test_chats.py::test_sixty_thousand_messages": "slow",
-    "tests/stack/test_static_checks.py": "tooling",
     "tests/stack/test_sam_build.py": "tooling",
     "tests/stack/test_sam_routes.py": "tooling",
     "tests/stack/test_cold_start_bench.py": "tooling",

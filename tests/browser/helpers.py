@@ -50,6 +50,16 @@ def wait_words(page: Page, at_least: int, timeout_s: float = 15) -> int:
     raise AssertionError(f"the answer did not reach {at_least} words")
 
 
+def visit(page: Page, path: str) -> None:
+    """Go to `path` inside the loaded page, the way its own links do (history, no reload):
+    what a person moving around the app sees, with no new document for Chromium to build.
+    Waits for the page's heading and for every list on it to have loaded."""
+    page.evaluate("(path) => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+                  path)
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    expect(page.get_by_text("Loading…", exact=True)).to_have_count(0)
+
+
 def chat_id(page: Page) -> str:
     match = re.search(r"/c/([^/?#]+)", page.url)
     assert match, f"not on a chat page: {page.url}"
