@@ -21,6 +21,9 @@ PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
 # The rendered size of the chart's axis labels: the font size times the SVG's scale.
 LABEL_PX = """(texts) => texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)"""
+# How many lines each element's text takes.
+LINES = """(els) => els.map((e) => { const r = document.createRange(); r.selectNodeContents(e);
+  return new Set([...r.getClientRects()].map((rect) => Math.round(rect.top))).size; })"""
 
 
 def _admin_pages(page, stack, admin) -> None:
@@ -42,6 +45,8 @@ def test_admin_and_keys_pages_fit_a_phone(new_page, stack, admin, path):
         expect(chart).to_be_visible()
         sizes = chart.locator("text").evaluate_all(LABEL_PX)
         assert sizes and min(sizes) >= 11, sizes
+        # The totals above it (tokens, requests, models) each keep to one line.
+        assert page.locator(".stats strong").evaluate_all(LINES) == [1, 1, 1]
     else:
         expect(page.get_by_role("table").first).to_be_visible()
     page.wait_for_load_state("networkidle")
