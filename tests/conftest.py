@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from local.serve import ServerThread
-from omnichat.auth import passwords
 from omnichat.config import Settings
 from omnichat.db import engine as db_engine
 from omnichat.db import migrate
 from omnichat.db.models import Base
 from tests.ollama_server import ollama_server  # noqa: F401 - the one shared Ollama server, for every suite
+from tests.password_cost import use_test_cost
 
 PG_ENV = "OMNICHAT_TEST_DATABASE_URL"
 
@@ -76,17 +75,11 @@ def _xdist_group(item: pytest.Item) -> str | None:
 
 @pytest.fixture(scope="session", autouse=True)
 def fast_password_hashing() -> Iterator[None]:
-    """argon2id with test-sized cost: the same algorithm and code path, a fraction of the
-    time, so suites that create hundreds of accounts stay fast."""
-    original = passwords._hasher
-    passwords._hasher = lambda: _TEST_HASHER  # type: ignore[assignment]
-    passwords.dummy_hash.cache_clear()
+    """argon2id with test-sized cost (tests/password_cost.py): the same algorithm and code
+    path, a fraction of the time, so suites that create hundreds of accounts stay fast."""
+    restore = use_test_cost()
     yield
-    passwords._hasher = original  # type: ignore[assignment]
-    passwords.dummy_hash.cache_clear()
-
-
-_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    restore()
 
 
 @pytest.fixture(scope="session", autouse=True)

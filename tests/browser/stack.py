@@ -1,7 +1,7 @@
 """The local stack for the browser tests, started the way a developer starts it: the
 deterministic Ollama-compatible server (`python -m local.ollama --deterministic`) and the
-API Gateway emulator (`python -m local.gateway`) serving the built page from
-frontend/dist, each a subprocess on a free loopback port with a throwaway OMNICHAT_HOME."""
+API Gateway emulator (`python -m local.gateway`, hashing passwords at the tests' cost)
+serving the built page from frontend/dist, each a subprocess on a free loopback port with a throwaway OMNICHAT_HOME."""
 
 from __future__ import annotations
 
@@ -158,8 +158,10 @@ def start_stack(home: Path, *, models_dir: Path | None = None, ollama_url: str |
             "OMNICHAT_EMBED_MODEL": "ollama/omnichat-test:latest",
             **(settings or {}),  # a test's own server settings (e.g. single sign-on)
         }
-        cmd = [python, "-m", "local.gateway", "--template", str(ROOT / "template.yaml"), "--port", str(port),
-               "--static", str(DIST), "--log-level", "warning"]
+        # Under tests/password_cost.py: the tests make about a hundred accounts, and argon2
+        # at production's cost is ~0.16 s of CPU a hash or check.
+        cmd = [python, "-m", "tests.password_cost", "local.gateway", "--template", str(ROOT / "template.yaml"),
+               "--port", str(port), "--static", str(DIST), "--log-level", "warning"]
         for key, value in overrides.items():
             cmd += ["--env", f"{key}={value}"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)

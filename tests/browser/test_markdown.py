@@ -6,6 +6,7 @@ can be reached with the keyboard, and opening a chat with Enter leaves the focus
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -85,13 +86,27 @@ def test_code_blocks_take_the_keyboard_focus(new_page, stack):
 def test_opening_a_chat_with_enter_keeps_the_focus(new_page, stack):
     token, chat = _chat(stack, title="Opened with Enter")
     _, other = _chat(stack, title="Open before")
+    held: list[Any] = []  # the open chat's request, each time
     for viewport, start in ((DESKTOP, "/"), (PHONE, "/"), (DESKTOP, f"/c/{other}"), (PHONE, f"/c/{other}")):
         page = new_page(token, viewport=viewport)
+        # The open chat loads only once the person has moved to the link: opening it must
+        # not take the focus from them (it went to the message box and Enter did nothing).
+        held.clear()
+        page.route(f"**/api/chats/{other}?*", lambda route: held.append(route))
         page.goto(start)
         if viewport is PHONE:
             page.get_by_role("button", name="Open the sidebar").click()
         link = page.get_by_role("navigation", name="Chats").get_by_role("link", name="Opened with Enter")
         link.focus()
+        for _ in range(200 if start != "/" else 0):  # the chat's request left when the page loaded
+            if held:
+                break
+            page.wait_for_timeout(25)
+        for route in held:
+            route.continue_()
+        if start != "/":
+            expect(page.get_by_role("article", name="Assistant message")).to_be_visible()
+            expect(link).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Opened with Enter", level=1)).to_be_visible()
         expect(page.get_by_role("article", name="Assistant message")).to_be_visible()
