@@ -4,6 +4,7 @@ throwaway database is created on that server for the run and dropped after it)."
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections import OrderedDict
@@ -40,6 +41,15 @@ MARKED_PATHS = {
     "tests/stack/test_cold_start_bench.py": "tooling",
     "tests/stack/test_frontend_distribution.py": "tooling",
 }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (every module, plugin and test item: most of a worker's heap)
+    lives until the end: out of the garbage collector's sight. Each full collection scanned
+    it again (~0.2 s of CPU); the non-browser suite's CPU falls by ~4 %."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

@@ -78,15 +78,21 @@ class FakeOllama(LoopbackHTTPServer):
                 if model.startswith("boom"):
                     return self._json(500, {"error": "registry unreachable"})
                 outer._enter(model)
+                items = list(script(model))
+                last = max((i for i, item in enumerate(items) if not isinstance(item, float)), default=-1)
+                left = False
                 try:
                     self.send_response(200)
                     self.send_header("content-type", "application/x-ndjson")
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
-                    for item in script(model):
+                    for i, item in enumerate(items):
                         if isinstance(item, float):
                             time.sleep(item)
                             continue
+                        if i == last:  # the client may start its next pull once it reads this line
+                            outer._leave()
+                            left = True
                         line = json.dumps(item).encode() + b"\n"
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                         self.wfile.flush()
@@ -94,7 +100,8 @@ class FakeOllama(LoopbackHTTPServer):
                 except (BrokenPipeError, ConnectionResetError):
                     outer.abandoned.append(model)
                 finally:
-                    outer._leave()
+                    if not left:
+                        outer._leave()
 
         super().__init__(Handler)
 
