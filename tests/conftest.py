@@ -208,11 +208,13 @@ _APPS: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
 
 def app_for(create_app: Callable[..., Any], settings: Settings, **options: Any) -> Any:
     """`create_app(settings, **options)`, reused by the tests whose settings differ only in
-    their home and database. A FastAPI app builds its routes' dependencies on its first
-    request, about 120 ms of CPU, and a thousand tests each want an app: they get one made
-    for settings equal but for those two, with its state (`app.state`, where every route
-    reads its settings) as it was when made, but for this test's settings."""
-    key = (create_app, replace(settings, home=Path("/"), database_url=""), tuple(sorted(options.items())))
+    their home, database and model servers (each test's own Ollama has its own port). A
+    FastAPI app builds its routes' dependencies on its first request, about 120 ms of CPU,
+    and a thousand tests each want an app: they get one made for settings equal but for
+    those, with its state (`app.state`, where every route reads its settings) as it was
+    when made, but for this test's settings."""
+    key = (create_app, replace(settings, home=Path("/"), database_url="", ollama_host="", ollama_hosts=""),
+           tuple(sorted(options.items())))
     if key not in _APPS:
         made = create_app(settings, **options)
         _APPS[key] = made, dict(made.state._state)

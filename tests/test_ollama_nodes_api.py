@@ -12,6 +12,7 @@ from local.serve import ServerThread, free_port
 from omnichat.catalog import catalog
 from omnichat.providers import registry
 from omnichat.providers.types import ChatRequest, Message
+from tests.conftest import app_for
 from tests.helpers import assert_error, sign_up
 
 MODEL = "omnichat-test:latest"
@@ -36,7 +37,7 @@ def node_settings(settings, two_nodes):
 def app(node_settings):
     from omnichat.api.app import create_app
 
-    return create_app(node_settings)
+    return app_for(create_app, node_settings)
 
 
 def test_the_admin_sees_every_node_its_health_and_what_it_has_loaded(client, node_settings, two_nodes):

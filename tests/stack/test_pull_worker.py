@@ -27,7 +27,6 @@ from .fake_ollama import LAYERS, FakeOllama
 
 sys.path.insert(0, str(ROOT / "ollama_service"))
 
-from omnichat.db import migrate
 from omnichat_pull.config import Config, local_ollama_url
 from omnichat_pull.health import check
 from omnichat_pull.lock import StoreLock
@@ -62,31 +61,13 @@ class Db:
         return dict(zip(cols, values, strict=True))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pulls.db'}"
-        migrate.upgrade(url)
-        yield Db(url, "sqlite")
-        return
-    base = os.environ.get("OMNICHAT_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("OMNICHAT_TEST_DATABASE_URL is not set: PostgreSQL variant not run")
-    import pg8000.native
-    from sqlalchemy.engine import make_url
-
-    u = make_url(base)
-    name = f"omnichat_pull_{uuid.uuid4().hex[:10]}"
-    admin = pg8000.native.Connection(user=u.username or "postgres", password=u.password, host=u.host or "127.0.0.1",
-                                     port=u.port or 5432, database=u.database or "postgres")
-    admin.run(f'CREATE DATABASE "{name}"')
-    url = u.set(drivername="postgresql+pg8000", database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    db = Db(url, "postgresql")
+@pytest.fixture
+def db(db_url: str) -> Iterator[Db]:
+    """The suite's database, migrated once and emptied for each test (tests/conftest.py):
+    SQLite, and PostgreSQL when OMNICHAT_TEST_DATABASE_URL is set."""
+    db = Db(db_url, "sqlite" if db_url.startswith("sqlite") else "postgresql")
     yield db
     db.store.close()
-    admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture

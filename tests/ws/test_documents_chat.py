@@ -24,6 +24,7 @@ from omnichat.documents.embedder import embed
 from omnichat.documents.storage import storage_for
 from omnichat.documents.store import ChunkIn, store_for
 from omnichat.ids import new_id
+from tests.conftest import app_for
 from tests.ws.conftest import BEDROCK_MODEL, TEST_MODEL
 from tests.ws.harness import answer_text, of_type
 
@@ -128,7 +129,7 @@ def test_an_attached_file_reaches_the_model_and_the_answer_cites_it(docs, alice,
     token = issue_access_token(get_settings().jwt_secret, alice.user_id, session.session_id, 600)
     from omnichat.api.app import create_app
 
-    with TestClient(create_app(get_settings())) as client:
+    with TestClient(app_for(create_app, get_settings())) as client:
         client.headers["authorization"] = f"Bearer {token}"
         body = client.get(f"/api/chats/{ack['chat_id']}").json()
         question, answer = body["messages"]
@@ -361,7 +362,7 @@ def rest_messages(docs, who, chat_id):
 
     session = docs.signed_in(who)
     token = issue_access_token(get_settings().jwt_secret, who.user_id, session.session_id, 600)
-    with TestClient(create_app(get_settings())) as client:
+    with TestClient(app_for(create_app, get_settings())) as client:
         client.headers["authorization"] = f"Bearer {token}"
         return client.get(f"/api/chats/{chat_id}").json()["messages"]
 
