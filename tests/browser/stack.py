@@ -1,7 +1,8 @@
 """The local stack for the browser tests, started the way a developer starts it: the
 deterministic Ollama-compatible server (`python -m local.ollama --deterministic`) and the
 API Gateway emulator (`python -m local.gateway`, hashing passwords at the tests' cost)
-serving the built page from frontend/dist, each a subprocess on a free loopback port with a throwaway OMNICHAT_HOME."""
+serving the built page from frontend/dist, each a subprocess on a free loopback port with
+a throwaway OMNICHAT_HOME."""
 
 from __future__ import annotations
 
