@@ -35,14 +35,21 @@ from omnichat.ws import connections
 from tests.helpers import make_user
 
 
-@pytest.fixture(autouse=True)
-def fresh_pool():
-    yield
+def empty_pool() -> None:
     with lite._lock:
         for conns in lite._idle.values():
             for conn in conns:
                 lite._close(conn)
         lite._idle.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_pool():
+    """These tests count the pooled connections: none before (the tests before them on this
+    worker may have left two) and none after."""
+    empty_pool()
+    yield
+    empty_pool()
 
 
 def signed_in(url: str, principal: Principal) -> Principal:
