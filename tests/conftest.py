@@ -65,7 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _xdist_group(item: pytest.Item) -> str | None:
     """Under `pytest -n N --dist loadgroup`, tests that share a module- or package-scoped
-    fixture (a server, a sam build, a checkov report) run on one worker, so it is made once;
+    fixture (a server, a sam build, the cold-start bench) run on one worker, so it is made once;
     the others spread freely. Session-scoped fixtures are per worker and safe to repeat
     (each makes its own database, ports and temporary files)."""
     info = getattr(item, "_fixtureinfo", None)
