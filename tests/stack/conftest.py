@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from . import template_checks
+from .template_checks import BIN, ROOT, TEMPLATE, load_template
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-BIN = Path(sys.executable).parent
+__all__ = ["BIN", "ROOT", "TEMPLATE", "load_template"]  # the stack tests take these from here
+
 PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv"))
 
 
@@ -29,13 +29,6 @@ def tool(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: add it to the test extra (pip install {name})")
     return found
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """template.yaml as SAM CLI reads it (short-form intrinsics become Ref/Fn::* dicts)."""
-    from samcli.yamlhelper import yaml_parse
-
-    return yaml_parse(path.read_text())
 
 
 def python312_env() -> dict[str, str] | None:

@@ -34,13 +34,19 @@ def offline_env(home: Path) -> dict[str, str]:
     return env
 
 
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml as SAM CLI reads it (short-form intrinsics become Ref/Fn::* dicts)."""
+    from samcli.yamlhelper import yaml_parse
+
+    return yaml_parse(path.read_text())
+
+
 def transformed_template(out: Path) -> Path:
     """template.yaml after SAM's own translator, offline. A checkov skip on a SAM function
     applies to what SAM generates from it (the same logical-id prefix)."""
-    from samcli.yamlhelper import yaml_parse
     from samtranslator.translator.transform import transform
 
-    template = yaml_parse(TEMPLATE.read_text())
+    template = load_template()
     skips: dict[str, Any] = {}
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
